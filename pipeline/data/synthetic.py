@@ -61,15 +61,18 @@ def _make_one(args: tuple[int, SyntheticConfig, str]) -> tuple[str, list[str], d
 
 
 def assign_splits(num_images: int, config: SyntheticConfig) -> list[str]:
-    """Split of each image: a seeded shuffle within each scene type, so every split holds every type alike."""
+    """Split of each image: seeded, and interleaved by scene type so every split holds every type alike."""
     rng = np.random.default_rng([config.seed, 10**9])
-    splits = [""] * num_images
-    train, dev, _ = config.splits
+    position = np.empty(num_images)
     for k in range(len(SCENE_TYPES)):
         members = rng.permutation(np.arange(k, num_images, len(SCENE_TYPES)))
-        cut1, cut2 = round(train * len(members)), round((train + dev) * len(members))
-        for rank, index in enumerate(members):
-            splits[index] = "train" if rank < cut1 else "dev" if rank < cut2 else "test"
+        position[members] = (np.arange(len(members)) + 0.5) / len(members)  # evenly spread within the type
+    order = np.lexsort((np.arange(num_images) % len(SCENE_TYPES), position))
+    train, dev, _ = config.splits
+    cut1, cut2 = round(train * num_images), round((train + dev) * num_images)
+    splits = [""] * num_images
+    for rank, index in enumerate(order):
+        splits[index] = "train" if rank < cut1 else "dev" if rank < cut2 else "test"
     return splits
 
 

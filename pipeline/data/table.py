@@ -82,7 +82,7 @@ def build_table(layout: Layout, fractions: tuple[float, float, float], seed: int
 
     good = set(table["image"])
     use_lists = all(s in layout.split_files for s in SPLITS)
-    split_of = _official_splits(layout, good, skips) if use_lists else seeded_splits(sorted(good), fractions, seed)
+    split_of = _official_splits(layout, files, skips) if use_lists else seeded_splits(sorted(good), fractions, seed)
     log.info("splits from %s", "the published lists" if use_lists else f"a shuffle with seed {seed}")
     table = table.assign(split=table["image"].map(split_of))
     for name in sorted(good - set(split_of)):

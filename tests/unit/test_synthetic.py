@@ -101,3 +101,11 @@ def test_scene_round_trips_through_dict():
 def test_bad_config_is_a_clear_error(bad):
     with pytest.raises(ValueError, match="download.synthetic"):
         SyntheticConfig(**bad)
+
+
+@pytest.mark.parametrize("num_images", [10, 13, 30, 47])
+def test_small_datasets_still_fill_every_split_in_proportion(num_images):
+    splits = assign_splits(num_images, SyntheticConfig(num_images=num_images))
+    assert splits.count("train") == round(0.8 * num_images)
+    assert splits.count("test") == num_images - round(0.9 * num_images) >= 1
+    assert splits.count("dev") >= 1
