@@ -1,0 +1,1 @@
+"""Caption quality: corpus BLEU, CIDEr-D, the human ceiling and the content score."""
