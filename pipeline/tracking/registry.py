@@ -1,0 +1,75 @@
+"""Registering model versions, and the gate that moves the ``production`` alias only to a better one."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+
+from pipeline.tracking import PRODUCTION
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the promotion gate decided, and on which scores."""
+
+    model: str
+    version: int
+    metric: str
+    score: float
+    production_version: int | None
+    production_score: float | None
+    promoted: bool
+    reason: str
+
+    def as_dict(self) -> dict:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def _production(client, name: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, PRODUCTION)
+    except MlflowException:
+        return None
+
+
+def promote_if_better(client, name: str, version: int, metric: str, score: float) -> GateDecision:
+    """Point ``production`` at ``version`` if it beats the current production version on ``metric``.
+
+    The current version's score is read from its run's metrics; a version whose run lacks
+    the metric counts as beaten. Ties keep the current version. The decision is logged
+    on the new version's run (``gate_*`` metrics and tags).
+    """
+    current = _production(client, name)
+    current_score = None
+    if current is not None:
+        current_score = client.get_run(current.run_id).data.metrics.get(metric)
+    if math.isnan(score):
+        promoted, reason = False, f"{metric} is NaN"
+    elif current is None:
+        promoted, reason = True, "no production version yet"
+    elif current_score is None:
+        promoted, reason = True, f"production version {current.version} has no {metric}"
+    elif score > current_score:
+        promoted, reason = True, f"{metric} {score:.4f} beats {current_score:.4f} of version {current.version}"
+    else:
+        promoted, reason = False, f"{metric} {score:.4f} does not beat {current_score:.4f} of version {current.version}"
+    if promoted:
+        client.set_registered_model_alias(name, PRODUCTION, str(version))
+    decision = GateDecision(name, int(version), metric, float(score), int(current.version) if current else None,
+                            current_score, promoted, reason)
+    run_id = client.get_model_version(name, str(version)).run_id
+    client.set_tag(run_id, "gate.promoted", str(promoted).lower())
+    client.set_tag(run_id, "gate.reason", reason)
+    client.set_tag(run_id, "gate.metric", metric)
+    if current_score is not None:
+        client.log_metric(run_id, "gate_production_score", current_score)
+    client.log_metric(run_id, "gate_score", float(score))
+    log.info("%s version %s: %s (%s)", name, version, "promoted to production" if promoted else "not promoted",
+             reason)
+    return decision

@@ -1,0 +1,58 @@
+"""The promotion gate on a real MLflow store: better versions take `production`, worse ones do not."""
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from pipeline.tracking.registry import promote_if_better
+
+
+class Constant(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input: list[str], params=None) -> list[str]:
+        return ["a caption"] * len(model_input)
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    yield MlflowClient()
+    mlflow.set_tracking_uri(None)
+
+
+def _version(name, score):
+    with mlflow.start_run() as run:
+        if score is not None:
+            mlflow.log_metric("content", score)
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"],
+                                       registered_model_name=name)
+    return run.info.run_id, int(info.registered_model_version)
+
+
+def test_gate_promotes_first_and_better_versions_only(client):
+    _, v1 = _version("m", 0.5)
+    first = promote_if_better(client, "m", v1, "content", 0.5)
+    assert first.promoted and first.reason == "no production version yet"
+    assert int(client.get_model_version_by_alias("m", "production").version) == v1
+
+    worse_run, v2 = _version("m", 0.4)
+    worse = promote_if_better(client, "m", v2, "content", 0.4)
+    assert not worse.promoted and worse.production_score == 0.5
+    assert int(client.get_model_version_by_alias("m", "production").version) == v1
+    run = client.get_run(worse_run)
+    assert run.data.tags["gate.promoted"] == "false"
+    assert run.data.metrics["gate_production_score"] == 0.5 and run.data.metrics["gate_score"] == 0.4
+
+    _, v3 = _version("m", 0.5)
+    assert not promote_if_better(client, "m", v3, "content", 0.5).promoted  # a tie keeps what serves
+
+    better_run, v4 = _version("m", 0.9)
+    better = promote_if_better(client, "m", v4, "content", 0.9)
+    assert better.promoted and better.production_version == v1
+    assert int(client.get_model_version_by_alias("m", "production").version) == v4
+    assert client.get_run(better_run).data.tags["gate.promoted"] == "true"
+
+
+def test_a_nan_score_is_never_promoted(client):
+    _, v1 = _version("n", None)
+    assert not promote_if_better(client, "n", v1, "content", float("nan")).promoted
