@@ -32,7 +32,8 @@ _COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "pair": 2, "th
 def _obj_phrase(rng: np.random.Generator, obj: SceneObject) -> str:
     article = str(rng.choice(["a", "a", "one", "a single"]))
     size = f"{rng.choice(_SIZE_WORDS[obj.size])} " if rng.random() < 0.35 else ""
-    return f"{article} {size}{obj.colour} {obj.shape}"
+    rest = f"{size}{obj.colour} {obj.shape}"
+    return f"{'an' if article == 'a' and rest[0] in 'aeiou' else article} {rest}"
 
 
 def _group_phrase(rng: np.random.Generator, n: int, colour: str, shape: str) -> str:
@@ -60,8 +61,8 @@ def _one_caption(rng: np.random.Generator, scene: Scene) -> str:
             first, second, rel = second, first, _INVERSE[rel]
         verb = "" if prefix else str(rng.choice(["", "is ", "sits "]))
         body = f"{_obj_phrase(rng, first)} {verb}{rng.choice(_REL_PHRASES[rel])} {_obj_phrase(rng, second)}"
-    else:  # three_distinct: listed in a random order
-        phrases = [_obj_phrase(rng, o) for o in rng.permutation(np.array(objs, dtype=object))]
+    else:  # three_distinct: listed from left to right, as people read a picture
+        phrases = [_obj_phrase(rng, o) for o in sorted(objs, key=lambda o: o.x)]
         body = f"{phrases[0]}, {phrases[1]} and {phrases[2]}"
         if rng.random() < 0.3:
             body = f"three shapes: {body}"
