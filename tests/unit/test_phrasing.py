@@ -59,3 +59,20 @@ def test_read_content_lists_objects_and_canonical_relation():
     content = read_content("A tiny purple cross sits below one large orange triangle .")
     assert content == Content(((1, "orange", "triangle"), (1, "purple", "cross")),
                               ("orange", "triangle", "above", "purple", "cross"))
+
+
+def test_three_distinct_objects_are_listed_left_to_right():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        scene = sample_scene(rng, "three_distinct")
+        colours = [o.colour for o in sorted(scene.objects, key=lambda o: o.x)]
+        for caption in describe(scene, rng):
+            positions = [caption.index(f" {c} ") for c in colours]
+            assert positions == sorted(positions), caption
+
+
+def test_article_agrees_with_the_next_word():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        for caption in describe(sample_scene(rng, "one"), rng):
+            assert " a orange" not in caption.lower() and not caption.startswith("A orange")
