@@ -38,6 +38,7 @@ repro: setup
 
 run: setup
 	$(BIN)/python -m pipeline.bootstrap
+	$(BIN)/gunicorn -c app/gunicorn_config.py app.wsgi:app
 
 test: setup system-packages
 	$(BIN)/python -m pytest

@@ -1,0 +1,50 @@
+"""``POST /api/convert``: a picture in, its caption spoken out, kept as a result."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app.api.history import result_json
+from app.errors import ApiError
+from app.services.images import decode_image, encode_jpeg
+from app.services.speech import check_options
+from pipeline.speech import EngineError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("convert", __name__)
+
+
+@bp.post("/convert")
+def convert() -> Response:
+    started = time.perf_counter()
+    config, extensions, form = current_app.config, current_app.extensions, request.form
+    upload = request.files.get("image")
+    if upload is None:
+        raise ApiError("send the picture as the multipart/form-data file field 'image'", code="missing_image")
+    name = form.get("model") or config["DEFAULT_MODEL"]
+    if name not in config["MODEL_NAMES"]:
+        raise ApiError(f"unknown model {name!r}; available: {', '.join(config['MODEL_NAMES'])}", code="unknown_model")
+    speaker = extensions["speaker"]
+    lang, engine, fmt = check_options(speaker, form.get("lang") or None, form.get("engine") or None,
+                                      form.get("format") or None)  # fmt: skip
+    model = extensions["models"].get(name)
+    if model is None:
+        raise ApiError(f"model {name} is not loaded yet; see GET /readyz", status=503, code="model_unavailable")
+
+    image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"])
+    caption = model.caption(image)
+    try:
+        speech = speaker.synthesize(caption, lang=lang, engine=engine, fmt=fmt)
+    except EngineError:
+        log.exception("speech failed for %r", caption)
+        raise ApiError("speech synthesis failed; try again or choose another engine", status=503,
+                       code="speech_unavailable") from None  # fmt: skip
+    result = extensions["history"].add(
+        image=encode_jpeg(image, config["RESULT_IMAGE_QUALITY"]), audio=speech.audio, caption=caption,
+        model_name=model.name, model_version=model.version, engine=speech.engine, lang=speech.lang, fmt=speech.fmt,
+        processing_time=time.perf_counter() - started,
+    )
+    return jsonify(success=True, **result_json(result))

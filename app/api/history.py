@@ -1,0 +1,97 @@
+"""History and results: ``/api/history``, ``/api/results/<id>/{image,audio,caption,zip}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+
+from app.errors import ApiError
+from app.services.db import iso
+from app.services.history import History, Result
+
+bp = Blueprint("history", __name__)
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    """A result as the API shows it (the answer of a conversion and an entry of the history)."""
+    urls = {f"{kind}_url": url_for(f"api.history.result_{kind}", result_id=result.id)
+            for kind in ("image", "audio", "caption", "zip")}  # fmt: skip
+    return {"id": result.id, "created_at": iso(result.created_at), "caption": result.caption, **urls,
+            "processing_time": result.processing_time,
+            "model": {"name": result.model_name, "version": result.model_version},
+            "speech": {"engine": result.engine, "lang": result.lang, "format": result.format}}  # fmt: skip
+
+
+def _history() -> History:
+    return current_app.extensions["history"]
+
+
+def _result(result_id: str) -> Result:
+    result = _history().get(result_id)
+    if result is None:
+        raise ApiError(f"no result with id {result_id!r}: it was deleted, expired or never existed",
+                       status=404, code="result_not_found")  # fmt: skip
+    return result
+
+
+def _positive_int(name: str, default: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise ApiError(f"{name} must be an integer from 1 to {high}, not {raw!r}", code="invalid_query")
+    return int(raw)
+
+
+@bp.get("/history")
+def history_page() -> Response:
+    config = current_app.config
+    page = _positive_int("page", 1, 10**6)
+    per_page = _positive_int("per_page", config["HISTORY_PAGE_SIZE"], config["HISTORY_MAX_PAGE_SIZE"])
+    results, total = _history().page(page, per_page)
+    return jsonify(items=[result_json(r) for r in results], page=page, per_page=per_page, total=total,
+                   pages=-(-total // per_page))  # fmt: skip
+
+
+@bp.delete("/history/<result_id>")
+def delete_result(result_id: str) -> Response:
+    if not _history().delete(result_id):
+        raise ApiError(f"no result with id {result_id!r}", status=404, code="result_not_found")
+    return jsonify(success=True, id=result_id)
+
+
+def _send(result_id: str, kind: str) -> Response:
+    result = _result(result_id)
+    path = _history().path(result, kind)
+    try:
+        return send_file(path, mimetype=result.mime_type(kind), download_name=f"{result.id}-{result.file_name(kind)}",
+                         conditional=True, max_age=3600)  # fmt: skip
+    except FileNotFoundError:  # deleted between the look-up and now
+        raise ApiError(f"result {result_id!r} was just deleted", status=404, code="result_not_found") from None
+
+
+@bp.get("/results/<result_id>/image")
+def result_image(result_id: str) -> Response:
+    return _send(result_id, "image")
+
+
+@bp.get("/results/<result_id>/audio")
+def result_audio(result_id: str) -> Response:
+    return _send(result_id, "audio")
+
+
+@bp.get("/results/<result_id>/caption")
+def result_caption(result_id: str) -> Response:
+    return _send(result_id, "caption")
+
+
+@bp.get("/results/<result_id>/zip")
+def result_zip(result_id: str) -> Response:
+    result = _result(result_id)
+    try:
+        data = _history().zip_bytes(result)
+    except FileNotFoundError:
+        raise ApiError(f"result {result_id!r} was just deleted", status=404, code="result_not_found") from None
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="result-{result.id}.zip"'})

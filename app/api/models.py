@@ -1,0 +1,39 @@
+"""``GET /api/models`` and the admin's ``POST /api/models/reload``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from app.api.auth import require_admin
+from app.services.db import iso
+
+bp = Blueprint("models", __name__)
+
+
+@bp.get("/models")
+def list_models() -> Response:
+    registry, default = current_app.extensions["models"], current_app.config["DEFAULT_MODEL"]
+    models = []
+    for name in registry.names:
+        served = registry.get(name)
+        info = served.info if served else {}
+        models.append({
+            "id": name, "name": name, "default": name == default, "loaded": served is not None,
+            "description": info.get("description"), "architecture": info.get("architecture"),
+            "decoder": info.get("decoder"),
+            "version": served.version if served else None,
+            "aliases": sorted(served.aliases) if served else [],
+            "test_bleu4": served.test_bleu4 if served else None,
+            "loaded_at": iso(served.loaded_at) if served else None,
+            "error": registry.errors.get(name),
+        })  # fmt: skip
+    return jsonify(models=models)
+
+
+@bp.post("/models/reload")
+@require_admin
+def reload_models() -> Response:
+    """Check the aliases now (in the worker that answers; the others check on their schedule)."""
+    outcomes = current_app.extensions["models"].refresh()
+    return jsonify(success=True, models={name: {"version": o.version, "changed": o.changed, "error": o.error}
+                                         for name, o in outcomes.items()})  # fmt: skip

@@ -1,0 +1,123 @@
+"""``GET /api/openapi.json``: the OpenAPI 3.1 description of this API, written out by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from app.services.images import ACCEPTED_TEXT
+from app.services.train_params import OVERRIDES
+
+bp = Blueprint("openapi", __name__)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+MODEL = {"$ref": "#/components/schemas/Model"}
+ADMIN = [{"bearer": []}]
+RESULT_ID = {"name": "result_id", "in": "path", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}  # fmt: skip
+JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {400: "Bad input", 401: "No bearer token", 403: "Admin endpoints off, or a wrong token",
+               404: "Not found", 409: "A job is already running", 413: "Upload over the size limit",
+               415: "Not an accepted image type", 503: "Model or speech not available"}  # fmt: skip
+    return {str(status): _json(ERROR, reasons[status]) for status in statuses}
+
+
+def _file(mime: str, description: str) -> dict[str, Any]:
+    return {"get": {"summary": description, "parameters": [RESULT_ID],
+                    "responses": {"200": {"description": description, "content": {mime: {}}}, **_errors(404)}}}
+
+
+def _override_schema() -> dict[str, Any]:
+    properties = {}
+    for field, override in OVERRIDES.items():
+        schema: dict[str, Any] = {"type": {int: "integer", float: "number", str: "string"}[override.kind],
+                                  "description": f"params.yaml: {override.param}"}  # fmt: skip
+        if override.choices:
+            schema["enum"] = list(override.choices)
+        if override.low is not None:
+            schema.update(minimum=override.low, maximum=override.high)
+        properties[field] = schema
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+def build_spec(config: dict[str, Any]) -> dict[str, Any]:
+    """The document for this app's settings (model names, default, size limit)."""
+    result = {"$ref": "#/components/schemas/Result"}
+    convert_form = {"type": "object", "required": ["image"], "properties": {
+        "image": {"type": "string", "format": "binary",
+                  "description": f"{ACCEPTED_TEXT}; at most {config['MAX_CONTENT_LENGTH']} bytes"},
+        "model": {"type": "string", "enum": config["MODEL_NAMES"], "default": config["DEFAULT_MODEL"]},
+        "lang": {"type": "string", "example": "en"}, "engine": {"type": "string", "enum": ["espeak", "gtts", "auto"]},
+        "format": {"type": "string", "enum": ["mp3", "wav"]}}}  # fmt: skip
+    paths = {
+        "/api/convert": {"post": {
+            "summary": "Caption a picture and speak the caption; the result is kept",
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": convert_form}}},
+            "responses": {"200": _json(result), **_errors(400, 413, 415, 503)}}},
+        "/api/models": {"get": {"summary": "The models served", "responses": {"200": _json(
+            {"type": "object", "properties": {"models": {"type": "array", "items": MODEL}}})}}},
+        "/api/models/reload": {"post": {"summary": "Check the aliases now and load new versions", "security": ADMIN,
+                                        "responses": {"200": _json({"type": "object"}), **_errors(401, 403)}}},
+        "/api/train": {"post": {
+            "summary": "Start a training job (dvc exp run) with checked overrides", "security": ADMIN,
+            "requestBody": {"content": {"application/json": {"schema": _override_schema()}}},
+            "responses": {"202": _json({"type": "object", "properties": {
+                "job_id": {"type": "string"}, "status": {"type": "string"}, "estimated_time": {"type": "number"}}},
+                "Started"), **_errors(400, 401, 403, 409)}}},
+        "/api/train/{job_id}": {"get": {
+            "summary": "A job's status, stage, epoch, log tail, MLflow run, model version and promotion",
+            "security": ADMIN, "parameters": [JOB_ID],
+            "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404)}}},
+        "/api/history": {"get": {
+            "summary": "Kept results, newest first", "parameters": [
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                 "maximum": config["HISTORY_MAX_PAGE_SIZE"], "default": config["HISTORY_PAGE_SIZE"]}}],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "items": {"type": "array", "items": result}, "page": {"type": "integer"},
+                "per_page": {"type": "integer"}, "total": {"type": "integer"}, "pages": {"type": "integer"}}}),
+                **_errors(400)}}},
+        "/api/history/{result_id}": {"delete": {"summary": "Delete a result and its files", "parameters": [RESULT_ID],
+                                                "responses": {"200": _json({"type": "object"}), **_errors(404)}}},
+        "/api/results/{result_id}/image": _file("image/jpeg", "The picture, upright, as JPEG"),
+        "/api/results/{result_id}/audio": _file("audio/mpeg", "The spoken caption (audio/mpeg or audio/wav)"),
+        "/api/results/{result_id}/caption": _file("text/plain", "The caption"),
+        "/api/results/{result_id}/zip": _file("application/zip", "Picture, audio and caption in one ZIP"),
+        "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
+        "/healthz": {"get": {"summary": "The process answers", "responses": {"200": _json({"type": "object"})}}},
+        "/readyz": {"get": {"summary": "Every model is loaded",
+                            "responses": {"200": _json({"type": "object"}), "503": _json(ERROR, "Not ready")}}},
+    }
+    string, nullable = {"type": "string"}, {"type": ["string", "null"]}
+    schemas = {
+        "Error": {"type": "object", "required": ["success", "error"], "properties": {
+            "success": {"const": False}, "error": {"type": "object", "required": ["code", "message"],
+                                                   "properties": {"code": string, "message": string}}}},
+        "Result": {"type": "object", "properties": {
+            "id": string, "created_at": string, "caption": string, "image_url": string, "audio_url": string,
+            "caption_url": string, "zip_url": string, "processing_time": {"type": "number"},
+            "model": {"type": "object", "properties": {"name": string, "version": string}},
+            "speech": {"type": "object", "properties": {"engine": string, "lang": string, "format": string}}}},
+        "Model": {"type": "object", "properties": {
+            "id": string, "name": string, "description": nullable, "architecture": nullable, "decoder": nullable,
+            "version": nullable, "aliases": {"type": "array", "items": string},
+            "test_bleu4": {"type": ["number", "null"]}, "default": {"type": "boolean"},
+            "loaded": {"type": "boolean"}, "error": nullable}},
+    }  # fmt: skip
+    return {"openapi": "3.1.0", "info": {"title": "image-to-audio", "version": "1.0.0",
+                                         "description": "Captions pictures and speaks the captions."},
+            "paths": paths, "components": {"schemas": schemas, "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"}}}}  # fmt: skip
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(build_spec(current_app.config))

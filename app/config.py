@@ -1,0 +1,97 @@
+"""The service's settings: the one place that holds their defaults, and the order they are read in.
+
+Order, later wins: ``DEFAULTS``; the instance folder's ``config.py``; environment variables
+``IMAGE_TO_AUDIO_<KEY>`` (values parsed as JSON when they parse, e.g. ``IMAGE_TO_AUDIO_PORT=8000``,
+``IMAGE_TO_AUDIO_MODEL_NAMES='["captioner-lstm"]'``); the plain variables ``ADMIN_TOKEN`` and
+``MLFLOW_TRACKING_URI``; then the mapping a test passes to ``create_app``. ``SPEECH_*`` keys
+(e.g. ``IMAGE_TO_AUDIO_SPEECH_ENGINE=gtts``) go to ``pipeline.speech``, which holds their defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Config
+
+from pipeline.tracking import PRODUCTION
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "IMAGE_TO_AUDIO"
+PLAIN_ENV = ("ADMIN_TOKEN", "MLFLOW_TRACKING_URI")
+
+DEFAULTS: dict[str, Any] = {
+    "DEBUG": False,
+    # Uploads
+    "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,  # bytes in a request; more gets 413
+    "MAX_IMAGE_PIXELS": 50_000_000,  # width x height; more (a decompression bomb?) gets 400
+    # Models: registered MLflow models served under an alias, re-checked on a schedule. The store is the
+    # project's own mlflow.db (pipeline.tracking's default), made absolute so the working folder does not matter.
+    "MLFLOW_TRACKING_URI": f"sqlite:///{ROOT / 'mlflow.db'}",
+    "MODEL_NAMES": ["captioner-lstm", "captioner-transformer"],
+    "DEFAULT_MODEL": "captioner-lstm",
+    "MODEL_ALIAS": PRODUCTION,
+    "MODEL_POLL_SECONDS": 60.0,  # 0 turns the watcher off (POST /api/models/reload still works)
+    "MODEL_WARM_UP": True,  # caption one small image before serving a newly loaded version
+    # Admin endpoints: POST /api/train, GET /api/train/<id>, POST /api/models/reload; None turns them off (403)
+    "ADMIN_TOKEN": None,
+    # Results and history (SQLite database and result folders in the instance folder)
+    "DATABASE_NAME": "image_to_audio.sqlite3",
+    "RESULTS_DIR_NAME": "results",
+    "HISTORY_RETENTION": 1000,  # results kept; the oldest beyond this are deleted
+    "HISTORY_PAGE_SIZE": 20,
+    "HISTORY_MAX_PAGE_SIZE": 100,
+    "RESULT_IMAGE_QUALITY": 90,  # JPEG quality of the kept (decoded, upright, RGB) image
+    # Training jobs: the command gets "-S param=value" per override appended; run from TRAIN_CWD
+    "TRAIN_COMMAND": [sys.executable, "-m", "dvc", "exp", "run"],
+    "TRAIN_CWD": str(ROOT),
+    "TRAIN_TIMEOUT_S": 6 * 3600,
+    "TRAIN_DEFAULT_ESTIMATE_S": 900,  # estimate before any job has finished
+    "TRAIN_LOG_TAIL_LINES": 20,
+    # Serving through gunicorn (app/gunicorn_config.py)
+    "HOST": "127.0.0.1",
+    "PORT": 5000,
+    "WORKERS": 2,
+    "THREADS": 4,
+    "WORKER_TIMEOUT_S": 120,  # a worker silent this long is restarted; covers loading the models
+    # gunicorn 26.2's gthread worker waits the whole graceful timeout at shutdown once a kept-alive
+    # connection has been used, even after the client closed it: off by default (on loopback it costs little).
+    "KEEPALIVE_S": 0,
+}
+
+
+def default_instance_path() -> Path:
+    """The instance folder: ``IMAGE_TO_AUDIO_INSTANCE_PATH`` or ``instance/`` at the repository root."""
+    return Path(os.environ.get(f"{ENV_PREFIX}_INSTANCE_PATH") or ROOT / "instance").resolve()
+
+
+def load_config(config: Config, test_config: Mapping[str, Any] | None = None) -> None:
+    """Fill ``config`` (rooted at the instance folder) in the documented order, then check it."""
+    config.from_mapping(DEFAULTS)
+    config.from_pyfile("config.py", silent=True)
+    config.from_prefixed_env(ENV_PREFIX)
+    for key in PLAIN_ENV:
+        if os.environ.get(key):
+            config[key] = os.environ[key]
+    if test_config:
+        config.from_mapping(test_config)
+    check_config(config)
+
+
+def check_config(config: Config) -> None:
+    """Fail loudly on settings the service cannot run with."""
+    if config["ADMIN_TOKEN"] is not None:
+        config["ADMIN_TOKEN"] = str(config["ADMIN_TOKEN"]) or None
+    names = config["MODEL_NAMES"]
+    if isinstance(names, str) or not names or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"MODEL_NAMES must be a non-empty list of model names, not {names!r}")
+    if config["DEFAULT_MODEL"] not in names:
+        raise ValueError(f"DEFAULT_MODEL {config['DEFAULT_MODEL']!r} is not one of MODEL_NAMES {names}")
+    if isinstance(config["TRAIN_COMMAND"], str) or not config["TRAIN_COMMAND"]:
+        raise ValueError("TRAIN_COMMAND must be a list of arguments (no shell), e.g. [\"dvc\", \"exp\", \"run\"]")
+    for key in ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "HISTORY_RETENTION", "HISTORY_PAGE_SIZE", "PORT"):
+        if not isinstance(config[key], int) or config[key] < 1:
+            raise ValueError(f"{key} must be a positive integer, not {config[key]!r}")

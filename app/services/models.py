@@ -1,0 +1,173 @@
+"""The captioning models: the registry's aliased versions, loaded once, re-checked, swapped atomically.
+
+The contract a registered model fulfils: an MLflow pyfunc whose ``unwrap_python_model()`` has
+``caption_images(list[PIL.Image.Image]) -> list[str]`` (RGB, any size) and a dict ``info`` with
+``architecture``, ``description`` and ``decoder``; its run may log the metric ``test_bleu4``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from flask import Flask
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded version of a registered model and what the API says about it."""
+
+    name: str
+    version: str
+    captioner: Any
+    info: Mapping[str, str]
+    aliases: tuple[str, ...]
+    test_bleu4: float | None
+    run_id: str | None
+    loaded_at: float
+
+    def caption(self, image: Image.Image) -> str:
+        """Caption one picture by calling the model itself (no pyfunc DataFrame round trip)."""
+        captions = self.captioner.caption_images([image])
+        if len(captions) != 1 or not isinstance(captions[0], str):
+            raise RuntimeError(f"{self.name} v{self.version} returned {captions!r} for one image")
+        return captions[0]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one check of a model's alias did."""
+
+    version: str | None
+    changed: bool
+    error: str | None = None
+
+
+class ModelRegistry:
+    """Serves the ``alias`` version of each name; ``refresh`` loads a new one beside the old, then swaps."""
+
+    def __init__(self, tracking_uri: str, names: list[str], alias: str, poll_s: float, warm_up: bool) -> None:
+        self.tracking_uri, self.names, self.alias = tracking_uri, list(names), alias
+        self.poll_s, self.warm_up = float(poll_s), warm_up
+        self.errors: dict[str, str] = {}
+        self._served: Mapping[str, ServedModel] = MappingProxyType({})
+        self._swap_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._started_in: int | None = None
+
+    def get(self, name: str) -> ServedModel | None:
+        """The version served under ``name`` now, or None if none is loaded."""
+        return self._served.get(name)
+
+    def ready(self) -> bool:
+        """True when every configured name has a version loaded."""
+        served = self._served
+        return all(name in served for name in self.names)
+
+    def start(self) -> None:
+        """Load the models and start the watcher, once per process (call it after a fork)."""
+        with self._start_lock:
+            if self._started_in == os.getpid():
+                return
+            self.refresh()
+            if self.poll_s > 0:
+                threading.Thread(target=self._watch, name="model-watcher", daemon=True).start()
+            self._started_in = os.getpid()
+
+    @property
+    def started(self) -> bool:
+        return self._started_in == os.getpid()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def refresh(self) -> dict[str, Outcome]:
+        """Check every alias now; load what changed. One refresh at a time; serving never waits for it."""
+        with self._refresh_lock:
+            return {name: self._refresh_one(name) for name in self.names}
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.refresh()
+            except Exception:  # the watcher must outlive a bad check; the next one may succeed
+                log.exception("model watcher: refresh failed")
+
+    def _refresh_one(self, name: str) -> Outcome:
+        current = self._served.get(name)
+        served = current.version if current else None
+        try:
+            version = self._client().get_model_version_by_alias(name, self.alias)
+        except Exception as exc:  # MlflowException (no such model or alias) or the store unreachable
+            return self._failed(name, served, f"cannot resolve {name}@{self.alias}: {_first_line(exc)}")
+        if current is not None and current.version == str(version.version):
+            if tuple(version.aliases) != current.aliases:
+                self._swap(name, dataclasses.replace(current, aliases=tuple(version.aliases)))
+            self.errors.pop(name, None)
+            return Outcome(served, changed=False)
+        try:
+            loaded = self._load(version)  # outside any lock: requests go on with the old version
+        except Exception as exc:  # anything a model's loading code raises: keep serving the old one
+            log.exception("could not load %s version %s; still serving %s", name, version.version, served)
+            return self._failed(name, served, f"version {version.version} failed to load: {_first_line(exc)}")
+        self._swap(name, loaded)
+        self.errors.pop(name, None)
+        log.info("serving %s version %s (was %s)", name, loaded.version, served)
+        return Outcome(loaded.version, changed=True)
+
+    def _failed(self, name: str, served: str | None, message: str) -> Outcome:
+        log.warning("%s", message)
+        self.errors[name] = message
+        return Outcome(served, changed=False, error=message)
+
+    def _swap(self, name: str, model: ServedModel) -> None:
+        with self._swap_lock:
+            self._served = MappingProxyType({**self._served, name: model})
+
+    def _client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def _load(self, version) -> ServedModel:
+        import mlflow
+
+        client, uri = self._client(), f"models:/{version.name}/{version.version}"
+        # Resolved here rather than by MLflow from models:/..., which would ask the *global* registry URI.
+        location = client.get_model_version_download_uri(version.name, version.version)
+        if location.startswith("models:/"):  # a logged model's id: its artifacts lie elsewhere
+            location = client.get_logged_model(location.removeprefix("models:/").strip("/")).artifact_location
+        path = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=self.tracking_uri)
+        captioner = mlflow.pyfunc.load_model(path).unwrap_python_model()
+        info = getattr(captioner, "info", None)
+        if not callable(getattr(captioner, "caption_images", None)) or not isinstance(info, Mapping):
+            raise TypeError(f"{uri} lacks the contract: caption_images(images) and a dict `info`")
+        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+        model = ServedModel(version.name, str(version.version), captioner, MappingProxyType(dict(info)),
+                            tuple(version.aliases), metrics.get("test_bleu4"), version.run_id, time.time())
+        if self.warm_up:  # the first call builds and traces the graph: pay it here, not in a request
+            model.caption(Image.new("RGB", (64, 64), (127, 127, 127)))
+        return model
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def init_app(app: Flask) -> None:
+    """Attach the registry; ``create_app`` or the gunicorn worker hook starts it."""
+    app.extensions["models"] = ModelRegistry(app.config["MLFLOW_TRACKING_URI"], app.config["MODEL_NAMES"],
+                                             app.config["MODEL_ALIAS"], app.config["MODEL_POLL_SECONDS"],
+                                             app.config["MODEL_WARM_UP"])  # fmt: skip

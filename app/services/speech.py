@@ -1,0 +1,37 @@
+"""Speech for the service: one ``Speaker`` per process, configured from the ``SPEECH_*`` keys."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.errors import ApiError
+from pipeline.speech import (
+    Speaker,
+    UnknownEngineError,
+    UnsupportedFormatError,
+    UnsupportedLanguageError,
+)
+from pipeline.speech.languages import resolve_language
+from pipeline.speech.settings import check_engine, check_format
+
+_CODES = {UnsupportedLanguageError: "unsupported_language", UnsupportedFormatError: "unsupported_format",
+          UnknownEngineError: "unknown_engine"}  # fmt: skip
+
+
+def check_options(speaker: Speaker, lang: str | None, engine: str | None, fmt: str | None) -> tuple[str, str, str]:
+    """The request's speech options with the speaker's defaults filled in; a bad one gives 400 naming the choices.
+
+    Checked before the model runs, so a typo costs nothing.
+    """
+    settings = speaker.settings
+    try:
+        lang = lang if lang is not None else settings.lang
+        resolve_language(lang)
+        return lang.strip().lower(), check_engine(engine or settings.engine), check_format(fmt or settings.fmt)
+    except tuple(_CODES) as exc:
+        raise ApiError(str(exc), code=_CODES[type(exc)]) from None
+
+
+def init_app(app: Flask) -> None:
+    """Attach the process's speaker."""
+    app.extensions["speaker"] = Speaker.from_config(app.config)

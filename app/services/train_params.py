@@ -1,0 +1,79 @@
+"""The parameters a training request may override: one table, checked by type and range.
+
+Each entry maps a request field to a params.yaml path that ``dvc exp run -S path=value`` sets.
+Extend ``OVERRIDES`` when a stage gains a parameter; nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Override:
+    """One overridable parameter: its params.yaml path, type, and allowed range or choices."""
+
+    param: str
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def check(self, field: str, value: Any) -> Any:
+        """Return ``value`` if it has the right type and lies in range; else raise a 400 saying why."""
+        kind_ok = isinstance(value, self.kind) and not isinstance(value, bool)
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, kind_ok = float(value), True
+        if not kind_ok or (self.kind is float and not math.isfinite(value)):
+            raise InvalidOverride(f"{field} must be {self.describe()}, not {value!r}")
+        if self.choices and value not in self.choices:
+            raise InvalidOverride(f"{field} must be one of {', '.join(self.choices)}, not {value!r}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise InvalidOverride(f"{field} must be {self.describe()}, not {value!r}")
+        return value
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        name = {int: "an integer", float: "a number", str: "a string"}[self.kind]
+        return f"{name} from {self.low:g} to {self.high:g}" if self.low is not None else name
+
+
+class InvalidOverride(ApiError):
+    status, code = 400, "invalid_override"
+
+
+# The train/featurize/evaluate sections do not exist yet in params.yaml: their paths here are the planned ones.
+OVERRIDES: dict[str, Override] = {
+    "epochs": Override("train.epochs", int, 1, 500),
+    "learning_rate": Override("train.learning_rate", float, 1e-6, 1.0),
+    "batch_size": Override("train.batch_size", int, 1, 1024),
+    "decoder": Override("train.decoder", str, choices=("lstm", "transformer")),
+    "seed": Override("train.seed", int, 0, 2**31 - 1),
+    "dataset_size": Override("download.synthetic.num_images", int, 10, 100_000),
+}
+
+
+def check_overrides(body: Any, table: Mapping[str, Override] = OVERRIDES) -> dict[str, Any]:
+    """The request body's overrides, each checked; unknown fields are refused, naming the known ones."""
+    if body is None:
+        return {}
+    if not isinstance(body, Mapping):
+        raise InvalidOverride("the body must be a JSON object of parameter overrides, e.g. {\"epochs\": 3}")
+    unknown = sorted(set(body) - set(table))
+    if unknown:
+        raise InvalidOverride(f"unknown parameter {', '.join(map(repr, unknown))}; allowed: {', '.join(table)}")
+    return {field: table[field].check(field, value) for field, value in body.items()}
+
+
+def dvc_set_arguments(overrides: Mapping[str, Any], table: Mapping[str, Override] = OVERRIDES) -> list[str]:
+    """``["-S", "train.epochs=3", ...]`` for checked overrides (one argument each: no shell ever sees them)."""
+    arguments: list[str] = []
+    for field, value in overrides.items():
+        arguments += ["-S", f"{table[field].param}={value}"]
+    return arguments

@@ -1,0 +1,181 @@
+"""Training jobs: one ``dvc exp run`` at a time in the background, its log, progress and outcome.
+
+The command is an argument list with one ``-S param=value`` per checked override (no shell).
+One job at a time across every worker: a job holds ``joblock`` on ``train/train.lock`` in the
+instance folder while it runs. Jobs are rows in the service's SQLite database, so any worker answers
+for them and they outlive a restart (a job whose lock is gone without an ending is ``interrupted``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.errors import ApiError
+from app.services import joblock, train_progress
+from app.services.db import connect, init_db
+from app.services.train_params import dvc_set_arguments
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS train_jobs (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, params TEXT NOT NULL, command TEXT NOT NULL,
+    created_at REAL NOT NULL, finished_at REAL, exit_code INTEGER, error TEXT,
+    mlflow_run_id TEXT, model_name TEXT, model_version TEXT, promoted INTEGER, promotion_reason TEXT
+);
+"""
+JOB_ENV = "IMAGE_TO_AUDIO_JOB_ID"  # the training stage tags its MLflow run with this (train_progress.JOB_TAG)
+
+
+class TrainingBusy(ApiError):
+    status, code = 409, "training_busy"
+
+
+class TrainingRunner:
+    """Starts jobs, watches them, and answers for them."""
+
+    def __init__(self, database: Path, jobs_dir: Path, config: dict[str, Any],
+                 on_finish: Callable[[], object] = lambda: None) -> None:  # fmt: skip
+        self.database, self.jobs_dir, self.on_finish = database, jobs_dir, on_finish
+        self.command, self.cwd = list(config["TRAIN_COMMAND"]), config["TRAIN_CWD"]
+        self.tracking_uri, self.alias = config["MLFLOW_TRACKING_URI"], config["MODEL_ALIAS"]
+        self.timeout_s, self.tail_lines = config["TRAIN_TIMEOUT_S"], config["TRAIN_LOG_TAIL_LINES"]
+        self.default_estimate_s = config["TRAIN_DEFAULT_ESTIMATE_S"]
+        self.lock_path = jobs_dir / "train.lock"
+        self._process: subprocess.Popen | None = None
+        jobs_dir.mkdir(parents=True, exist_ok=True)
+        init_db(database, SCHEMA)
+        atexit.register(self.stop)
+
+    def submit(self, overrides: dict[str, Any]) -> str:
+        """Start a job with checked overrides and return its id; 409 while another job runs."""
+        lock = joblock.try_lock(self.lock_path)
+        if lock is None:
+            running = self._running_id()
+            raise TrainingBusy(f"training job {running or '(starting)'} is still running; one job runs at a time: "
+                               "wait for it to finish (GET /api/train/<job_id>)")  # fmt: skip
+        try:
+            job_id, argv = uuid.uuid4().hex, [*self.command, *dvc_set_arguments(overrides)]
+            with connect(self.database, write=True) as db:
+                db.execute("INSERT INTO train_jobs (id, status, params, command, created_at) VALUES (?, ?, ?, ?, ?)",
+                           (job_id, "running", json.dumps(overrides), json.dumps(argv), time.time()))
+            threading.Thread(target=self._run, args=(job_id, argv, lock), name=f"train-{job_id[:8]}",
+                             daemon=True).start()  # fmt: skip
+        except BaseException:
+            os.close(lock)
+            raise
+        return job_id
+
+    def _run(self, job_id: str, argv: list[str], lock: int) -> None:
+        ending: dict[str, Any] = {"status": "failed", "exit_code": None, "error": None}
+        try:
+            with open(self.log_path(job_id), "ab") as out:
+                self._process = subprocess.Popen(argv, cwd=self.cwd, env=self._env(job_id), stdin=subprocess.DEVNULL,
+                                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                try:
+                    ending["exit_code"] = self._process.wait(timeout=self.timeout_s)
+                except subprocess.TimeoutExpired:
+                    self.stop()
+                    ending["error"] = f"stopped after the time limit of {self.timeout_s} s (TRAIN_TIMEOUT_S)"
+            if ending["exit_code"] == 0:
+                ending["status"] = "succeeded"
+            elif ending["error"] is None:
+                ending["error"] = f"the training command exited with status {ending['exit_code']}: see log_tail"
+            ending.update({key: value for key, value in self._outcome(job_id).items() if ending.get(key) is None})
+        except Exception as exc:  # a failure of the runner itself must still end the job and free the lock
+            log.exception("training job %s: runner failed", job_id)
+            ending["error"] = f"the job could not be run: {type(exc).__name__}"
+        finally:
+            self._process = None
+            try:
+                self._finish_hook()  # e.g. serve a promoted version before the job reads as finished
+                self._update(job_id, finished_at=time.time(), **ending)
+            finally:
+                os.close(lock)
+        log.info("training job %s %s", job_id, ending["status"])
+
+    def _finish_hook(self) -> None:
+        try:
+            self.on_finish()
+        except Exception:  # the job's ending must still be recorded
+            log.exception("after a training job: the finish hook failed")
+
+    def _outcome(self, job_id: str) -> dict[str, Any]:
+        try:
+            return train_progress.find_outcome(self.tracking_uri, self.alias, job_id, self._row(job_id)["created_at"])
+        except Exception as exc:  # the store unreachable: the job's own ending still stands
+            log.exception("training job %s: cannot look up its MLflow run", job_id)
+            return {"error": f"the job ended but its MLflow run could not be looked up: {type(exc).__name__}"}
+
+    def status(self, job_id: str) -> dict[str, Any] | None:
+        """The job's state, progress from its log, and outcome; None if there is no such job."""
+        row = self._row(job_id)
+        if row is None:
+            return None
+        if row["status"] == "running" and not joblock.is_held(self.lock_path):
+            self._update(job_id, status="interrupted", error="the service stopped while the job ran")
+            row = self._row(job_id)
+        return train_progress.describe(row, self.log_path(job_id), self.tail_lines)
+
+    def estimate(self, overrides: dict[str, Any]) -> float:
+        """Seconds a job should take, from past successful ones (scaled by epochs when both say)."""
+        with connect(self.database) as db:
+            rows = db.execute("SELECT params, finished_at - created_at AS took FROM train_jobs WHERE status = "
+                              "'succeeded' ORDER BY finished_at DESC LIMIT 10").fetchall()  # fmt: skip
+        past = [(json.loads(row["params"]).get("epochs"), row["took"]) for row in rows]
+        return train_progress.estimate(past, overrides.get("epochs"), self.default_estimate_s)
+
+    def stop(self) -> None:
+        """End the running command and its children (time-out or shutdown)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def log_path(self, job_id: str) -> Path:
+        return self.jobs_dir / f"{job_id}.log"
+
+    def _env(self, job_id: str) -> dict[str, str]:
+        bin_dir = str(Path(sys.executable).parent)  # DVC resolves a stage's `python` through PATH
+        return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1",
+                "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_TRACKING_URI": self.tracking_uri,
+                "MLFLOW_REGISTRY_URI": self.tracking_uri, JOB_ENV: job_id}  # fmt: skip
+
+    def _row(self, job_id: str):
+        with connect(self.database) as db:
+            return db.execute("SELECT * FROM train_jobs WHERE id = ?", (job_id,)).fetchone()
+
+    def _running_id(self) -> str | None:
+        with connect(self.database) as db:
+            row = db.execute("SELECT id FROM train_jobs WHERE status = 'running' ORDER BY created_at DESC").fetchone()
+        return row["id"] if row else None
+
+    def _update(self, job_id: str, **values: Any) -> None:
+        columns = ", ".join(f"{name} = ?" for name in values)  # names are this module's own, never a client's
+        with connect(self.database, write=True) as db:
+            db.execute(f"UPDATE train_jobs SET {columns} WHERE id = ?", (*values.values(), job_id))
+
+
+def init_app(app: Flask) -> None:
+    """Attach the runner; a finished job makes this worker check the model aliases at once."""
+    instance = Path(app.instance_path)
+    registry = app.extensions["models"]
+    app.extensions["training"] = TrainingRunner(instance / app.config["DATABASE_NAME"], instance / "train",
+                                                dict(app.config), on_finish=registry.refresh)  # fmt: skip

@@ -1,0 +1,138 @@
+"""Load test of the service on loopback: concurrent clients converting pictures through real gunicorn.
+
+    python bench/bench_service.py [--clients 8] [--conversions 500] [--workers 2] [--threads 4]
+                                  [--tracking-uri sqlite:////path/mlflow.db] [--format mp3]
+
+Without --tracking-uri it registers the STAND-IN models (tests/app/standin_models.py: mean colour to
+words) in a temporary MLflow store, so the figures measure the service (upload, decoding, speech,
+storage, HTTP), not a real captioner; pass the project's store to measure the real models.
+Afterwards it checks that every answered conversion's audio and history entry exist, and prints a
+markdown table. Exits 1 on any error or missing result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.app.gunicorn_server import serve  # noqa: E402
+from tests.app.standin_models import COLOURS  # noqa: E402
+
+
+def pictures(count: int = 24) -> list[tuple[str, bytes]]:
+    """Distinct 320x240 photos-to-be: JPEG and PNG in the palette's colours, with a stripe each."""
+    out = []
+    for i in range(count):
+        colour = list(COLOURS.values())[i % len(COLOURS)]
+        image = Image.new("RGB", (320, 240), colour)
+        image.paste((i * 10 % 256, 128, 255 - i * 10 % 256), (0, i * 8, 320, i * 8 + 6))
+        fmt = "JPEG" if i % 3 else "PNG"
+        buffer = io.BytesIO()
+        image.save(buffer, fmt)
+        out.append((f"p{i}.{fmt.lower()}", buffer.getvalue()))
+    return out
+
+
+def run(url: str, clients: int, conversions: int, fmt: str) -> tuple[list[float], list[dict], list[str]]:
+    """``conversions`` POSTs spread over ``clients`` threads; latencies (ms), answers, errors."""
+    images = pictures()
+    models = ["captioner-lstm", "captioner-transformer"]
+
+    def client(index: int) -> tuple[list[float], list[dict], list[str]]:
+        latencies, answers, errors = [], [], []
+        with requests.Session() as session:
+            for n in range(index, conversions, clients):
+                name, data = images[n % len(images)]
+                start = time.perf_counter()
+                try:
+                    answer = session.post(f"{url}/api/convert", files={"image": (name, data)},
+                                          data={"model": models[n % 2], "format": fmt}, timeout=60)  # fmt: skip
+                except requests.RequestException as exc:
+                    errors.append(f"#{n}: {type(exc).__name__}: {exc}")
+                    continue
+                latencies.append((time.perf_counter() - start) * 1000)
+                if answer.status_code == 200:
+                    answers.append(answer.json())
+                else:
+                    errors.append(f"#{n}: {answer.status_code} {answer.text[:200]}")
+        return latencies, answers, errors
+
+    with ThreadPoolExecutor(clients) as pool:
+        parts = list(pool.map(client, range(clients)))
+    return [x for p in parts for x in p[0]], [x for p in parts for x in p[1]], [x for p in parts for x in p[2]]
+
+
+def missing_results(url: str, answers: list[dict]) -> list[str]:
+    """Answered conversions whose audio or history entry cannot be found afterwards."""
+    problems = []
+    with requests.Session() as session:
+        listed, page = set(), 1
+        while True:
+            body = session.get(f"{url}/api/history", params={"page": page, "per_page": 100}, timeout=30).json()
+            listed |= {item["id"] for item in body["items"]}
+            if page >= body["pages"]:
+                break
+            page += 1
+        for answer in answers:
+            audio = session.get(url + answer["audio_url"], timeout=30)
+            if audio.status_code != 200 or not audio.content:
+                problems.append(f"{answer['id']}: audio {audio.status_code}")
+            if answer["id"] not in listed:
+                problems.append(f"{answer['id']}: not in the history")
+    return problems
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--conversions", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--format", default="mp3", choices=["mp3", "wav"])
+    parser.add_argument("--tracking-uri", help="an MLflow store with the real models (default: stand-ins)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as folder:
+        tracking_uri, models = args.tracking_uri, "real models from " + str(args.tracking_uri)
+        if tracking_uri is None:
+            from tests.app.standin_models import register_standins
+
+            tracking_uri, models = register_standins(Path(folder) / "mlflow").uri, "STAND-IN models (mean colour)"
+        with serve(tracking_uri, Path(folder) / "instance", workers=args.workers, threads=args.threads,
+                   MODEL_POLL_SECONDS="0", HISTORY_RETENTION=str(args.conversions + 100)) as (url, _):  # fmt: skip
+            run(url, args.clients, args.clients * 2, args.format)  # warm every worker and thread
+            start = time.perf_counter()
+            latencies, answers, errors = run(url, args.clients, args.conversions, args.format)
+            elapsed = time.perf_counter() - start
+            problems = missing_results(url, answers)
+
+    print(f"\n{models}; gunicorn {args.workers} workers x {args.threads} threads on 127.0.0.1; "
+          f"{args.format}; 320x240 JPEG/PNG uploads\n")
+    print("| clients | conversions | errors | missing afterwards | p50 ms | p95 ms | max ms | conversions/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| {args.clients} | {len(answers)}/{args.conversions} | {len(errors)} | {len(problems)} | "
+          f"{percentile(latencies, 50):.0f} | {percentile(latencies, 95):.0f} | {max(latencies):.0f} | "
+          f"{len(answers) / elapsed:.1f} |")
+    for line in (errors + problems)[:20]:
+        print("  ", line)
+    return 1 if errors or problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Run the service under real gunicorn on 127.0.0.1 (a free port), for the smoke test and the bench."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(tracking_uri: str, instance: Path, *, workers: int = 2, threads: int = 4, ready_timeout: float = 90.0,
+          **settings: str) -> Iterator[tuple[str, Path]]:  # fmt: skip
+    """Start ``gunicorn -c app/gunicorn_config.py app.wsgi:app``; yield its base URL and log file; stop it."""
+    port = free_port()
+    log_path = instance.parent / f"gunicorn-{port}.log"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "IMAGE_TO_AUDIO_INSTANCE_PATH": str(instance),
+           "IMAGE_TO_AUDIO_PORT": str(port), "IMAGE_TO_AUDIO_WORKERS": str(workers),
+           "IMAGE_TO_AUDIO_THREADS": str(threads), "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1",
+           **{f"IMAGE_TO_AUDIO_{key}": value for key, value in settings.items()}}  # fmt: skip
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_config.py", "app.wsgi:app"],
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+            with contextlib.suppress(requests.RequestException):  # refused, or workers still booting
+                if requests.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn not ready after {ready_timeout} s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url, log_path
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -1,0 +1,45 @@
+"""Settings: defaults, then the instance folder's config.py, then environment variables, then a test's mapping."""
+
+import pytest
+
+from app import create_app
+from app.config import DEFAULTS
+
+
+def test_the_order_of_the_sources(tmp_path, monkeypatch, shared_store):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "config.py").write_text("HISTORY_PAGE_SIZE = 7\nPORT = 6000\nADMIN_TOKEN = 'from-instance'\n")
+    monkeypatch.setenv("IMAGE_TO_AUDIO_PORT", "7000")
+    monkeypatch.setenv("IMAGE_TO_AUDIO_MODEL_POLL_SECONDS", "0")
+    monkeypatch.setenv("IMAGE_TO_AUDIO_SPEECH_FMT", "wav")
+    monkeypatch.setenv("ADMIN_TOKEN", "from-env")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", shared_store.uri)
+
+    app = create_app(instance_path=instance)
+    assert app.config["HISTORY_PAGE_SIZE"] == 7  # instance config over the default
+    assert app.config["PORT"] == 7000  # the environment over the instance config, parsed as JSON
+    assert app.config["ADMIN_TOKEN"] == "from-env" and app.config["MLFLOW_TRACKING_URI"] == shared_store.uri
+    assert app.config["DEBUG"] is False and app.debug is False
+    assert app.extensions["speaker"].settings.fmt == "wav"  # SPEECH_* keys reach the speaker
+    assert app.extensions["models"].ready()
+
+    assert create_app({"PORT": 8000, "MODEL_POLL_SECONDS": 0}, instance_path=instance).config["PORT"] == 8000
+
+
+def test_the_defaults():
+    assert DEFAULTS["MAX_CONTENT_LENGTH"] == 10 * 1024 * 1024 and DEFAULTS["PORT"] == 5000
+    assert DEFAULTS["HOST"] == "127.0.0.1" and DEFAULTS["DEBUG"] is False and DEFAULTS["ADMIN_TOKEN"] is None
+    assert DEFAULTS["MLFLOW_TRACKING_URI"].startswith("sqlite:////") and DEFAULTS["MLFLOW_TRACKING_URI"].endswith(
+        "/mlflow.db")
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"DEFAULT_MODEL": "captioner-gru"}, "DEFAULT_MODEL"),
+    ({"MODEL_NAMES": "captioner-lstm"}, "MODEL_NAMES"),
+    ({"TRAIN_COMMAND": "dvc exp run"}, "no shell"),
+    ({"MAX_CONTENT_LENGTH": 0}, "MAX_CONTENT_LENGTH"),
+])  # fmt: skip
+def test_settings_it_cannot_run_with_fail_at_start(tmp_path, setting, message):
+    with pytest.raises(ValueError, match=message):
+        create_app({"MODEL_POLL_SECONDS": 0, **setting}, instance_path=tmp_path, start_models=False)

@@ -1,0 +1,154 @@
+"""POST /api/train and GET /api/train/<job_id>: auth, the override whitelist, and real background jobs."""
+
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests.app.conftest import TOKEN
+
+
+def wait_for(client, job_id, headers, timeout=90.0):
+    """Poll a job until it is no longer running; return its last status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/train/{job_id}", headers=headers).json
+        if status["status"] != "running":
+            return status
+        time.sleep(0.2)
+    pytest.fail(f"job {job_id} still running after {timeout} s: {status}")
+
+
+@pytest.mark.parametrize(("headers", "status", "code"), [
+    ({}, 401, "unauthorized"),
+    ({"Authorization": f"Basic {TOKEN}"}, 401, "unauthorized"),
+    ({"Authorization": "Bearer "}, 401, "unauthorized"),
+    ({"Authorization": "Bearer wrong-token"}, 403, "forbidden"),
+    ({"Authorization": f"Bearer {TOKEN}x"}, 403, "forbidden"),
+])  # fmt: skip
+def test_training_needs_the_admin_token(client, headers, status, code):
+    for answer in (client.post("/api/train", json={"epochs": 1}, headers=headers),
+                   client.get("/api/train/" + "0" * 32, headers=headers)):
+        assert answer.status_code == status and answer.json["error"]["code"] == code
+    if status == 401:
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_without_a_configured_token_training_is_off(make_app, monkeypatch):
+    monkeypatch.delenv("ADMIN_TOKEN", raising=False)
+    client = make_app(ADMIN_TOKEN=None).test_client()
+    for headers in ({}, {"Authorization": "Bearer anything"}, {"Authorization": "Bearer None"}):
+        answer = client.post("/api/train", json={}, headers=headers)
+        assert answer.status_code == 403 and answer.json["error"]["code"] == "admin_disabled"
+        assert "ADMIN_TOKEN" in answer.json["error"]["message"]
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"epochs": "3"}, "epochs must be an integer from 1 to 500"),
+    ({"epochs": True}, "epochs must be an integer"),
+    ({"epochs": 2.5}, "epochs must be an integer"),
+    ({"epochs": 0}, "from 1 to 500"),
+    ({"epochs": 10**9}, "from 1 to 500"),
+    ({"learning_rate": 5}, "learning_rate must be a number from 1e-06 to 1"),
+    ({"learning_rate": -0.1}, "learning_rate"),
+    ({"decoder": "gru"}, "one of lstm, transformer"),
+    ({"decoder": "lstm; rm -rf /"}, "one of lstm, transformer"),
+    ({"dataset_size": 5}, "from 10 to 100000"),
+    ({"epochs": 1, "cmd": "sh"}, "unknown parameter 'cmd'; allowed: epochs, learning_rate"),
+    ({"train.epochs": 1}, "unknown parameter"),
+    ([1, 2], "JSON object"),
+    ("epochs", "JSON object"),
+])  # fmt: skip
+def test_bad_overrides_get_400(client, admin_headers, body, words):
+    answer = client.post("/api/train", json=body, headers=admin_headers)
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_override"
+    assert words in answer.json["error"]["message"]
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b'{"learning_rate": NaN}', b'{"learning_rate": Infinity}'])
+def test_invalid_json_gets_400(client, admin_headers, raw):
+    answer = client.post("/api/train", data=raw, headers={**admin_headers, "Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_override"
+
+
+def test_a_job_runs_in_the_background_and_ends_in_a_served_model_version(make_app, store, admin_headers):
+    app = make_app(store)
+    client = app.test_client()
+    answer = client.post("/api/train", json={"epochs": 3, "decoder": "transformer", "learning_rate": 0.001},
+                         headers=admin_headers)  # fmt: skip
+    assert answer.status_code == 202, answer.json
+    job = answer.json
+    assert job["status"] == "running" and job["estimated_time"] == 900  # no past job yet: the setting
+    assert answer.headers["Location"] == f"/api/train/{job['job_id']}"
+
+    status = wait_for(client, job["job_id"], admin_headers)
+    assert status["status"] == "succeeded", status
+    assert status["exit_code"] == 0 and status["error"] is None
+    assert status["params"] == {"epochs": 3, "decoder": "transformer", "learning_rate": 0.001}
+    assert status["stage"] == "evaluate" and status["epoch"] == {"current": 3, "total": 3}
+    assert "Epoch 3/3" in status["log_tail"] and status["log_tail"][-1] == "registered captioner-transformer version 2"
+    assert status["model"] == {"name": "captioner-transformer", "version": "2"} and status["promoted"] is True
+    assert len(status["mlflow_run_id"]) == 32
+    served = {m["name"]: m["version"] for m in client.get("/api/models").json["models"]}
+    assert served == {"captioner-lstm": "1", "captioner-transformer": "2"}  # reloaded when the job ended
+
+    second = client.post("/api/train", json={"epochs": 6}, headers=admin_headers).json
+    assert second["estimated_time"] == pytest.approx(2 * status["elapsed"], rel=0.2)  # per epoch, from the past
+    assert wait_for(client, second["job_id"], admin_headers)["model"] == {"name": "captioner-lstm", "version": "2"}
+
+
+def test_one_job_at_a_time(make_app, admin_headers):
+    app = make_app(TRAIN_COMMAND=[sys.executable, "-c", "import time; print('Epoch 1/1', flush=True); time.sleep(2)"])
+    client = app.test_client()
+    first = client.post("/api/train", json={}, headers=admin_headers)
+    assert first.status_code == 202
+    busy = client.post("/api/train", json={"epochs": 1}, headers=admin_headers)
+    assert busy.status_code == 409 and busy.json["error"]["code"] == "training_busy"
+    assert first.json["job_id"] in busy.json["error"]["message"]
+    status = wait_for(client, first.json["job_id"], admin_headers)
+    assert status["status"] == "succeeded" and status["model"] is None and status["promoted"] is None
+    deadline = time.monotonic() + 5  # the lock is let go just after the ending is recorded
+    while (again := client.post("/api/train", json={}, headers=admin_headers)).status_code == 409:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert again.status_code == 202
+    wait_for(client, again.json["job_id"], admin_headers)
+
+
+def test_a_failing_job_says_so(make_app, admin_headers):
+    command = [sys.executable, "-c", "import sys; print(\"Running stage 'train':\"); print('Epoch 1/4'); sys.exit(3)"]
+    client = make_app(TRAIN_COMMAND=command).test_client()
+    job_id = client.post("/api/train", json={}, headers=admin_headers).json["job_id"]
+    status = wait_for(client, job_id, admin_headers)
+    assert status["status"] == "failed" and status["exit_code"] == 3 and "exited with status 3" in status["error"]
+    assert status["stage"] == "train" and status["epoch"] == {"current": 1, "total": 4}
+    assert client.get("/api/train/" + "f" * 32, headers=admin_headers).status_code == 404
+
+
+def test_a_real_dvc_experiment_runs_with_the_overrides(make_app, project, admin_headers, monkeypatch):
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.setenv(key, project.env[key])
+    project.run("git", "add", "-A")
+    project.run("git", "commit", "-qm", "pipeline")
+    command = [sys.executable, "-m", "dvc", "exp", "run", "download"]  # the one stage that is quick
+    client = make_app(TRAIN_COMMAND=command, TRAIN_CWD=str(project.path)).test_client()
+
+    job_id = client.post("/api/train", json={"dataset_size": 20}, headers=admin_headers).json["job_id"]
+    status = wait_for(client, job_id, admin_headers, timeout=120)
+    assert status["status"] == "succeeded", status["log_tail"]
+    assert status["stage"] == "download" and "Ran experiment" in "\n".join(status["log_tail"])
+    assert status["mlflow_run_id"] is None and status["model"] is None  # no stage logs to MLflow yet
+    params = yaml.safe_load((project.path / "params.yaml").read_text())
+    assert params["download"]["synthetic"]["num_images"] == 20
+
+
+def test_a_job_whose_runner_died_reads_as_interrupted(app, client, admin_headers):
+    from app.services.db import connect
+
+    runner = app.extensions["training"]
+    with connect(runner.database, write=True) as db:  # as a worker killed mid-job would leave it: no lock held
+        db.execute("INSERT INTO train_jobs (id, status, params, command, created_at) VALUES (?, ?, ?, ?, ?)",
+                   ("a" * 32, "running", "{}", "[]", time.time() - 60))
+    status = client.get("/api/train/" + "a" * 32, headers=admin_headers).json
+    assert status["status"] == "interrupted" and "stopped" in status["error"]
