@@ -14,7 +14,7 @@ import yaml
 from tests.http_fixtures import http_server_fixture  # noqa: F401  (registers the `http_server` fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore")
+PROJECT_FILES = ("pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore")
 
 
 class Project:
@@ -57,9 +57,8 @@ def _merge(into: dict, values: dict) -> None:
             into[key] = value
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    """A fresh copy of the pipeline, a git and DVC repository, with a small embedded dataset."""
+def make_project(tmp_path: Path) -> Project:
+    """A fresh copy of the pipeline in ``tmp_path/project``: a git and DVC repository, small embedded data."""
     path = tmp_path / "project"
     path.mkdir()
     for name in PROJECT_FILES:
@@ -74,3 +73,9 @@ def project(tmp_path: Path) -> Project:
     project.dvc("config", "core.analytics", "false")
     project.set_params(download={"synthetic": {"num_images": 60}})
     return project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A fresh copy of the pipeline, a git and DVC repository, with a small embedded dataset."""
+    return make_project(tmp_path)

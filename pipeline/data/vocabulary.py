@@ -52,3 +52,33 @@ def build_vocabulary(captions: Iterable[str], max_tokens: int, sequence_length: 
                                            output_sequence_length=sequence_length)
     layer.adapt([wrap(c) for c in captions], batch_size=1024)
     return Vocabulary(tokens=list(layer.get_vocabulary()), sequence_length=sequence_length)
+
+
+class Tokenizer:
+    """Caption text <-> padded id sequences with a saved vocabulary (fast, pure Python)."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.index = {t: i for i, t in enumerate(vocabulary.tokens)}
+        self.start_id, self.end_id = self.index[vocabulary.start], self.index[vocabulary.end]
+
+    @property
+    def size(self) -> int:
+        """Number of ids, padding and [UNK] included."""
+        return len(self.vocabulary.tokens)
+
+    def encode(self, caption: str) -> list[int]:
+        """Ids of ``<start> caption <end>``, cut or zero-padded to the sequence length."""
+        length = self.vocabulary.sequence_length
+        ids = [self.start_id] + [self.index.get(w, 1) for w in caption.split()][: length - 2] + [self.end_id]
+        return ids + [0] * (length - len(ids))
+
+    def decode(self, ids) -> str:
+        """Words up to the first end token, without start and padding."""
+        words = []
+        for i in (int(i) for i in ids):
+            if i == self.end_id:
+                break
+            if i not in (0, self.start_id):
+                words.append(self.vocabulary.tokens[i])
+        return " ".join(words)

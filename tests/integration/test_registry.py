@@ -15,7 +15,10 @@ class Constant(mlflow.pyfunc.PythonModel):
 @pytest.fixture
 def client(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        monkeypatch.delenv(name, raising=False)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_experiment("gate")  # not a stale experiment id left by another test's store
     yield MlflowClient()
     mlflow.set_tracking_uri(None)
 

@@ -1,0 +1,1 @@
+"""Captioning models: a CNN encoder over a feature grid, attention LSTM and Transformer decoders."""

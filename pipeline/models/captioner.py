@@ -1,0 +1,124 @@
+"""The inference bundle: encoder, decoder and vocabulary behind one compiled function.
+
+``Captioner.save``/``load`` use a folder (``encoder.keras``, ``decoder.keras``, ``vocabulary.json``,
+``decoding.json``). Captioning runs the encoder and the whole decode loop as a single
+``tf.function`` with a fixed input signature, so it is traced once and never per request.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageOps
+
+import pipeline.models.decoders  # noqa: F401  (registers the custom layers for loading)
+import pipeline.models.encoder  # noqa: F401
+from pipeline.data.vocabulary import Tokenizer, Vocabulary
+from pipeline.models.decoding import beam_decode, greedy_decode
+from pipeline.models.encoder import image_size_of
+
+Image.MAX_IMAGE_PIXELS = 50_000_000  # larger is refused as a decompression bomb
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How captions are searched: greedy (``beam_width`` 1) or beam search."""
+
+    beam_width: int = 1
+    length_penalty: float = 0.7
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Upright RGB whatever the mode: EXIF orientation applied, alpha over white, 16-bit and float scaled."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        span = values.max() - values.min()
+        image = Image.fromarray(((values - values.min()) / (span or 1) * 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+class Captioner:
+    """Captions images with a trained encoder and decoder; safe to share between threads."""
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, vocabulary: Vocabulary,
+                 decoding: Decoding = Decoding()) -> None:
+        self.encoder, self.decoder, self.decoding = encoder, decoder, decoding
+        self.tokenizer = Tokenizer(vocabulary)
+        self.image_size = image_size_of(encoder)
+        layer = decoder.layers[-1]  # the decoder layer inside its functional wrapper
+        length, start, end = vocabulary.sequence_length, self.tokenizer.start_id, self.tokenizer.end_id
+        spec = tf.TensorSpec([None, self.image_size, self.image_size, 3], tf.uint8)
+
+        def caption_ids(images):
+            grid = encoder(images, training=False)
+            if decoding.beam_width > 1:
+                return beam_decode(layer, grid, length, start, end, decoding.beam_width, decoding.length_penalty)
+            return greedy_decode(layer, grid, length, start, end)
+
+        self._compiled = tf.function(caption_ids, input_signature=[spec])
+        self._lock = threading.Lock()
+        self._warm = False
+
+    def warm_up(self) -> None:
+        """Trace the compiled function now, so the first real request is not slower than the rest."""
+        with self._lock:
+            if not self._warm:
+                self._compiled(tf.zeros([1, self.image_size, self.image_size, 3], tf.uint8))
+                self._warm = True
+
+    def caption_arrays(self, images: np.ndarray) -> list[str]:
+        """Captions of uint8 images already at the encoder's size, [B, S, S, 3]."""
+        self.warm_up()
+        ids = self._compiled(tf.convert_to_tensor(images, tf.uint8)).numpy()
+        return [self.tokenizer.decode(row) for row in ids]
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """Any PIL image to the encoder's uint8 square, resized as in training (antialiased)."""
+        array = np.asarray(to_rgb(image))
+        resized = tf.image.resize(array, (self.image_size, self.image_size), antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
+
+    def caption_images(self, images: list[Image.Image]) -> list[str]:
+        """Captions of PIL images of any size and mode."""
+        if not images:
+            return []
+        return self.caption_arrays(np.stack([self.prepare(image) for image in images]))
+
+    def caption_bytes(self, blobs: list[bytes]) -> list[str]:
+        """Captions of encoded images (JPEG, PNG, GIF, BMP, WebP, ...)."""
+        images = []
+        for blob in blobs:
+            with Image.open(io.BytesIO(blob)) as image:
+                image.seek(0)  # the first frame of an animation
+                images.append(to_rgb(image))
+        return self.caption_images(images)
+
+    def save(self, folder: Path) -> None:
+        """Write the bundle into ``folder`` (created)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.encoder.save(folder / "encoder.keras")
+        self.decoder.save(folder / "decoder.keras")
+        self.tokenizer.vocabulary.save(folder / "vocabulary.json")
+        (folder / "decoding.json").write_text(json.dumps(asdict(self.decoding)))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Captioner":
+        """Read a bundle that ``save`` wrote."""
+        folder = Path(folder)
+        encoder = keras.models.load_model(folder / "encoder.keras", compile=False)
+        decoder = keras.models.load_model(folder / "decoder.keras", compile=False)
+        decoding = Decoding(**json.loads((folder / "decoding.json").read_text()))
+        return cls(encoder, decoder, Vocabulary.load(folder / "vocabulary.json"), decoding)

@@ -1,0 +1,109 @@
+"""Greedy and beam-search decoding, compiled as single tf.functions (a tf.while_loop with fixed-size state).
+
+A decoder offers ``start(grid) -> (memory, state)`` and ``step(memory, state, tokens, t) -> (logits, state)``;
+``tokens`` is a [B, max_length] buffer, column 0 the start token, filled in as decoding goes.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _put_column(tokens: tf.Tensor, t: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+    """``tokens`` with column ``t`` set to ``values`` (the column is still zero)."""
+    column = tf.one_hot(t, tf.shape(tokens)[1], dtype=tokens.dtype)
+    return tokens + values[:, None] * column[None, :]
+
+
+def greedy_decode(decoder, grid: tf.Tensor, max_length: int, start_id: int, end_id: int) -> tf.Tensor:
+    """Token ids [B, max_length] (start token first, zeros after <end>); stops early once all ended."""
+    batch = tf.shape(grid)[0]
+    memory, state = decoder.start(grid)
+    tokens = tf.concat([tf.fill([batch, 1], start_id), tf.zeros([batch, max_length - 1], tf.int32)], axis=1)
+    done = tf.zeros([batch], tf.bool)
+
+    def body(t, tokens, state, done):
+        logits, state = decoder.step(memory, state, tokens, t)
+        word = tf.where(done, 0, tf.argmax(logits, axis=-1, output_type=tf.int32))
+        return t + 1, _put_column(tokens, t + 1, word), state, done | tf.equal(word, end_id)
+
+    def cond(t, tokens, state, done):
+        return tf.logical_and(t < max_length - 1, tf.logical_not(tf.reduce_all(done)))
+
+    _, tokens, _, _ = tf.while_loop(cond, body, (tf.constant(0), tokens, state, done))
+    return tokens
+
+
+def beam_decode(decoder, grid: tf.Tensor, max_length: int, start_id: int, end_id: int,
+                beam_width: int = 3, length_penalty: float = 0.7) -> tf.Tensor:
+    """Beam search per image; the best beam by log-probability / length**length_penalty. [B, max_length]."""
+    batch, k = tf.shape(grid)[0], beam_width
+    memory, state = decoder.start(grid)
+    tile = lambda x: tf.repeat(x, k, axis=0)  # [B, ...] -> [B*K, ...], beams of an image adjacent
+    memory, state = tf.nest.map_structure(tile, memory), tf.nest.map_structure(tile, state)
+    tokens = tf.concat([tf.fill([batch * k, 1], start_id), tf.zeros([batch * k, max_length - 1], tf.int32)], 1)
+    scores = tf.tile(tf.concat([[0.0], tf.fill([k - 1], -1e9)], 0)[None], [batch, 1])  # one live beam at first
+    finished = tf.zeros([batch, k], tf.bool)
+
+    def body(t, tokens, state, scores, finished):
+        logits, state = decoder.step(memory, state, tokens, t)
+        vocab = tf.shape(logits)[-1]
+        logp = tf.reshape(tf.nn.log_softmax(logits), [batch, k, vocab])
+        # A finished beam may only continue with padding, at no cost.
+        pad_only = tf.concat([[0.0], tf.fill([vocab - 1], -1e9)], 0)
+        logp = tf.where(finished[..., None], pad_only[None, None], logp)
+        flat = tf.reshape(scores[..., None] + logp, [batch, k * vocab])
+        scores, index = tf.math.top_k(flat, k)
+        parent, word = index // vocab, index % vocab
+        rows = tf.reshape(parent + tf.range(batch)[:, None] * k, [-1])
+        tokens, state = tf.gather(tokens, rows), tf.nest.map_structure(lambda s: tf.gather(s, rows), state)
+        finished = tf.gather(finished, parent, batch_dims=1) | tf.equal(word, end_id)
+        return t + 1, _put_column(tokens, t + 1, tf.reshape(word, [-1])), state, scores, finished
+
+    def cond(t, tokens, state, scores, finished):
+        return tf.logical_and(t < max_length - 1, tf.logical_not(tf.reduce_all(finished)))
+
+    _, tokens, _, scores, _ = tf.while_loop(cond, body, (tf.constant(0), tokens, state, scores, finished))
+    lengths = tf.reshape(tf.reduce_sum(tf.cast(tokens[:, 1:] > 0, tf.float32), 1), [batch, k])
+    best = tf.argmax(scores / tf.maximum(lengths, 1.0) ** length_penalty, axis=1, output_type=tf.int32)
+    return tf.gather(tf.reshape(tokens, [batch, k, max_length]), best, batch_dims=1)
+
+
+def compile_greedy(decoder, max_length: int, start_id: int, end_id: int, cells: int, dim: int,
+                   jit: bool = False):
+    """Greedy decode of a batch of grids as one tf.function (fixed signature: no retracing)."""
+    spec = tf.TensorSpec([None, cells, dim], tf.float32)
+    return tf.function(lambda grid: greedy_decode(decoder, grid, max_length, start_id, end_id),
+                       input_signature=[spec], jit_compile=jit)
+
+
+def compile_beam(decoder, max_length: int, start_id: int, end_id: int, cells: int, dim: int,
+                 beam_width: int = 3, length_penalty: float = 0.7):
+    """Beam search of a batch of grids as one tf.function."""
+    spec = tf.TensorSpec([None, cells, dim], tf.float32)
+    return tf.function(lambda grid: beam_decode(decoder, grid, max_length, start_id, end_id, beam_width,
+                                                length_penalty), input_signature=[spec])
+
+
+def compile_captioner(encoder, decoder, max_length: int, start_id: int, end_id: int, image_size: int,
+                      jit: bool = False):
+    """One image (uint8 [1, S, S, 3]) to token ids: the encoder and the whole greedy loop in one graph."""
+    spec = tf.TensorSpec([None, image_size, image_size, 3], tf.uint8)
+
+    def caption(image):
+        return greedy_decode(decoder, encoder(image, training=False), max_length, start_id, end_id)
+
+    return tf.function(caption, input_signature=[spec], jit_compile=jit)
+
+
+def eager_greedy(encoder, decoder, image, max_length: int, start_id: int, end_id: int) -> list[int]:
+    """The same decode step by step in Python (the slow baseline)."""
+    memory, state = decoder.start(encoder(image, training=False))
+    tokens = tf.concat([tf.fill([1, 1], start_id), tf.zeros([1, max_length - 1], tf.int32)], 1)
+    for t in range(max_length - 1):
+        logits, state = decoder.step(memory, state, tokens, t)
+        word = int(tf.argmax(logits[0]))
+        tokens = _put_column(tokens, tf.constant(t + 1), tf.constant([word]))
+        if word == end_id:
+            break
+    return tokens[0].numpy().tolist()

@@ -1,0 +1,76 @@
+"""CNN image encoders: a uint8 image in, a grid of feature vectors [cells, dim] out.
+
+``build_encoder`` is the compact CNN trained on the training split itself (the offline default);
+``build_pretrained_encoder`` wraps a ``keras.applications`` network (ImageNet weights when online,
+``weights=None`` in tests).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+PRETRAINED = {
+    "efficientnetb0": ("EfficientNetB0", "efficientnet", 224),
+    "inceptionv3": ("InceptionV3", "inception_v3", 299),
+    "mobilenetv3small": ("MobileNetV3Small", "mobilenet_v3", 224),
+}
+
+
+@keras.saving.register_keras_serializable(package="image_to_audio")
+class AddCoords(layers.Layer):
+    """CoordConv: append x and y coordinate channels in [-1, 1], so convolutions know where they are."""
+
+    def call(self, x):
+        shape = ops.shape(x)
+        b, h, w = shape[0], shape[1], shape[2]
+        yy = ops.broadcast_to(ops.reshape(ops.linspace(-1.0, 1.0, h), (1, h, 1, 1)), (b, h, w, 1))
+        xx = ops.broadcast_to(ops.reshape(ops.linspace(-1.0, 1.0, w), (1, 1, w, 1)), (b, h, w, 1))
+        return ops.concatenate([x, ops.cast(xx, x.dtype), ops.cast(yy, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 2)
+
+
+def _block(x, filters: int, strides: int, pool: bool, momentum: float, name: str):
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(momentum=momentum, name=f"{name}_norm")(x)
+    x = layers.ReLU(name=f"{name}_relu")(x)
+    return layers.MaxPooling2D(2, name=f"{name}_pool")(x) if pool else x
+
+
+def build_encoder(image_size: int = 96, widths: tuple[int, ...] = (32, 64, 128, 128), feature_dim: int = 128,
+                  norm_momentum: float = 0.9, name: str = "encoder") -> keras.Model:
+    """The compact CNN: a stride-2 block, then blocks that each halve the side; coordinates at the input.
+
+    Output: [batch, (image_size / 2**len(widths))**2, feature_dim]. Batch-norm momentum is low (0.9)
+    because an epoch has few steps: 0.99 left the moving statistics stale and misled early stopping.
+    """
+    image = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(ops.cast(image, "float32"))
+    x = AddCoords(name="coords_1")(x)
+    for i, width in enumerate(widths):
+        x = _block(x, width, 2 if i == 0 else 1, i > 0, norm_momentum, f"block_{i + 1}")
+    x = layers.Conv2D(feature_dim, 1, activation="relu", name="project")(x)
+    grid = layers.Reshape((-1, feature_dim), name="grid")(x)
+    return keras.Model(image, grid, name=name)
+
+
+def build_pretrained_encoder(kind: str, weights: str | None = "imagenet", name: str = "encoder") -> keras.Model:
+    """A ``keras.applications`` network without its head, its last feature map as the grid (frozen)."""
+    if kind not in PRETRAINED:
+        raise ValueError(f"featurize.encoder {kind!r} is unknown; expected 'cnn' or one of {sorted(PRETRAINED)}")
+    class_name, module_name, size = PRETRAINED[kind]
+    backbone = getattr(keras.applications, class_name)(include_top=False, weights=weights,
+                                                       input_shape=(size, size, 3))
+    backbone.trainable = False
+    preprocess = getattr(keras.applications, module_name).preprocess_input
+    image = keras.Input((size, size, 3), dtype="uint8", name="image")
+    x = backbone(preprocess(ops.cast(image, "float32")), training=False)
+    grid = layers.Reshape((-1, x.shape[-1]), name="grid")(x)
+    return keras.Model(image, grid, name=name)
+
+
+def image_size_of(encoder: keras.Model) -> int:
+    """The square input side the encoder expects."""
+    return int(encoder.input_shape[1])

@@ -1,0 +1,103 @@
+"""Training inputs: captions grouped by image, and tf.data pipelines over images or cached grids."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from pipeline.data.preprocess import CAPTIONS_FILE, DATASET_FILE, VOCABULARY_FILE
+from pipeline.data.vocabulary import Tokenizer, Vocabulary
+
+CAPTIONS_PER_IMAGE = 5
+
+
+@dataclass
+class Split:
+    """One split: image names and paths, caption ids [N, 5, L], and the reference texts."""
+
+    names: list[str]
+    paths: list[str]
+    captions: np.ndarray
+    texts: list[list[str]]
+
+
+def load_tokenizer(processed: Path) -> Tokenizer:
+    """The tokenizer of the preprocessed vocabulary."""
+    return Tokenizer(Vocabulary.load(Path(processed) / VOCABULARY_FILE))
+
+
+def load_splits(processed: Path, tokenizer: Tokenizer) -> dict[str, Split]:
+    """The caption table grouped by image, one ``Split`` per split; short caption lists are repeated to 5."""
+    processed = Path(processed)
+    images_dir = Path(json.loads((processed / DATASET_FILE).read_text())["images_dir"])
+    table = pd.read_csv(processed / CAPTIONS_FILE, keep_default_na=False)
+    splits = {}
+    for split, group in table.groupby("split", sort=False):
+        names, caps, texts = [], [], []
+        for name, rows in group.groupby("image", sort=True):
+            cs = rows["caption"].tolist()[:CAPTIONS_PER_IMAGE]
+            cs = (cs * CAPTIONS_PER_IMAGE)[:CAPTIONS_PER_IMAGE]
+            names.append(name)
+            texts.append(rows["caption"].tolist())
+            caps.append([tokenizer.encode(c) for c in cs])
+        splits[split] = Split(names, [str(images_dir / n) for n in names], np.asarray(caps, np.int32), texts)
+    return splits
+
+
+def decode_image(data: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Encoded image bytes (JPEG, PNG, GIF, BMP) to a uint8 RGB square of ``image_size`` (antialiased)."""
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    image = tf.image.resize(image, (image_size, image_size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+
+def image_dataset(paths: list[str], image_size: int, batch_size: int, extra: tuple = (), shuffle: bool = False,
+                  seed: int = 0, augment=None) -> tf.data.Dataset:
+    """Parallel read, decode and resize, cached, optionally shuffled and augmented, batched, prefetched."""
+    ds = tf.data.Dataset.from_tensor_slices((paths, *extra))
+    ds = ds.map(lambda p, *rest: (decode_image(tf.io.read_file(p), image_size), *rest),
+                num_parallel_calls=tf.data.AUTOTUNE).cache()
+    if shuffle:
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    if augment is not None:
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def flip_augmenter(tokenizer: Tokenizer, seed: int = 0):
+    """Mirror half the images left-right and swap ``left`` and ``right`` in their captions, so they stay true."""
+    table = np.arange(tokenizer.size, dtype=np.int32)
+    if "left" in tokenizer.index and "right" in tokenizer.index:
+        left, right = tokenizer.index["left"], tokenizer.index["right"]
+        table[left], table[right] = right, left
+    table = tf.constant(table)
+
+    def augment(image, captions):
+        flip = tf.random.uniform([], seed=seed) < 0.5
+        image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
+        return image, tf.cond(flip, lambda: tf.gather(table, captions), lambda: captions)
+
+    return augment
+
+
+def bag_of_words(captions: tf.Tensor, vocab_size: int, first_word_id: int = 2) -> tf.Tensor:
+    """[B, C, L] caption ids -> [B, vocab]: the share of an image's captions using each word."""
+    hot = tf.reduce_max(tf.one_hot(captions, vocab_size), axis=2)
+    return tf.reduce_mean(hot, axis=1) * tf.cast(tf.range(vocab_size) >= first_word_id, tf.float32)[None]
+
+
+def caption_dataset(grids: np.ndarray, captions: np.ndarray, batch: int, shuffle: bool, seed: int) -> tf.data.Dataset:
+    """((grid, caption prefix), caption suffix), one example per caption; grids gathered by image index."""
+    table = tf.constant(grids, tf.float32)
+    n, c, _ = captions.shape
+    index = np.repeat(np.arange(n), c).astype(np.int32)
+    ds = tf.data.Dataset.from_tensor_slices((index, captions.reshape(n * c, -1)))
+    if shuffle:
+        ds = ds.shuffle(n * c, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch).map(lambda i, s: ((tf.gather(table, i), s[:, :-1]), s[:, 1:]))
+    return ds.prefetch(tf.data.AUTOTUNE)

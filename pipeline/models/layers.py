@@ -1,0 +1,94 @@
+"""Building blocks of the decoders: additive attention and Transformer blocks (each with ``get_config``)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+@keras.saving.register_keras_serializable(package="image_to_audio")
+class BahdanauAttention(layers.Layer):
+    """Additive attention: score_i = v . tanh(W_k key_i + W_q query)."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.key_proj = layers.Dense(units, name="key_proj")
+        self.query_proj = layers.Dense(units, use_bias=False, name="query_proj")
+        self.score = layers.Dense(1, name="score")
+
+    def project_keys(self, features):
+        """Done once per image, outside the time loop."""
+        return self.key_proj(features)
+
+    def call(self, features, keys, query):
+        scores = self.score(ops.tanh(keys + ops.expand_dims(self.query_proj(query), 1)))  # [B, N, 1]
+        weights = ops.softmax(scores, axis=1)
+        return ops.sum(weights * features, axis=1), weights[..., 0]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="image_to_audio")
+class FeedForward(layers.Layer):
+    """Position-wise two-layer MLP."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.hidden, self.dropout_rate = dim, hidden, dropout
+        self.dense_1 = layers.Dense(hidden, activation="gelu", name="dense_1")
+        self.dense_2 = layers.Dense(dim, name="dense_2")
+        self.dropout = layers.Dropout(dropout)
+
+    def call(self, x, training=None):
+        return self.dropout(self.dense_2(self.dense_1(x)), training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "hidden": self.hidden, "dropout": self.dropout_rate}
+
+
+@keras.saving.register_keras_serializable(package="image_to_audio")
+class EncoderBlock(layers.Layer):
+    """Pre-norm self-attention over the grid cells, then a feed-forward layer."""
+
+    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.heads, self.ff_dim, self.dropout_rate = dim, heads, ff_dim, dropout
+        self.norm_1 = layers.LayerNormalization(name="norm_1")
+        self.attention_1 = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout, name="attention_1")
+        self.norm_2 = layers.LayerNormalization(name="norm_2")
+        self.ffn_layer_1 = FeedForward(dim, ff_dim, dropout, name="ffn_layer_1")
+
+    def call(self, x, training=None):
+        h = self.norm_1(x)
+        x = x + self.attention_1(h, h, training=training)
+        return x + self.ffn_layer_1(self.norm_2(x), training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "heads": self.heads, "ff_dim": self.ff_dim,
+                "dropout": self.dropout_rate}
+
+
+@keras.saving.register_keras_serializable(package="image_to_audio")
+class DecoderBlock(layers.Layer):
+    """Pre-norm causal self-attention, cross-attention to the grid, feed-forward."""
+
+    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.heads, self.ff_dim, self.dropout_rate = dim, heads, ff_dim, dropout
+        self.norm_1 = layers.LayerNormalization(name="norm_1")
+        self.attention_1 = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout, name="attention_1")
+        self.norm_2 = layers.LayerNormalization(name="norm_2")
+        self.attention_2 = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout, name="attention_2")
+        self.norm_3 = layers.LayerNormalization(name="norm_3")
+        self.ffn_layer_1 = FeedForward(dim, ff_dim, dropout, name="ffn_layer_1")
+
+    def call(self, x, memory, training=None):
+        h = self.norm_1(x)
+        x = x + self.attention_1(h, h, use_causal_mask=True, training=training)
+        x = x + self.attention_2(self.norm_2(x), memory, training=training)
+        return x + self.ffn_layer_1(self.norm_3(x), training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "heads": self.heads, "ff_dim": self.ff_dim,
+                "dropout": self.dropout_rate}

@@ -1,0 +1,107 @@
+"""Training: the encoder end to end through a caption head (featurize), and the decoders on cached grids (train)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from pipeline.data.vocabulary import Tokenizer
+from pipeline.models.decoders import TransformerDecoder, build_decoder, caption_model, masked_accuracy, masked_loss
+from pipeline.models.encoder import image_size_of
+from pipeline.models.inputs import Split, bag_of_words, caption_dataset, flip_augmenter, image_dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How to fit: epochs, batch, peak learning rate, early-stopping patience, seed."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int
+    seed: int
+
+
+def schedule(peak: float, steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Linear warm-up over 5% of the steps to ``peak``, then cosine decay to 5% of it."""
+    warm = max(1, steps // 20)
+    return keras.optimizers.schedules.CosineDecay(peak * 0.1, max(1, steps - warm), alpha=0.05,
+                                                  warmup_target=peak, warmup_steps=warm)
+
+
+def _fit(model: keras.Model, train, dev, fit: Fit, steps_per_epoch: int, monitor: str, losses, callbacks=(),
+         **compile_args):
+    model.compile(keras.optimizers.Adam(schedule(fit.learning_rate, fit.epochs * steps_per_epoch), clipnorm=5.0),
+                  loss=losses, **compile_args)
+    stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=fit.patience,
+                                         restore_best_weights=True)  # the best epoch on dev is kept
+    return model.fit(train, validation_data=dev, epochs=fit.epochs, callbacks=[stop, *callbacks], verbose=2).history
+
+
+def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tokenizer, fit: Fit, head_dim: int,
+                  head_layers: int, head_captions: int, bow_weight: float, flip: bool) -> dict:
+    """Train ``encoder`` end to end through a small Transformer caption head (then discarded).
+
+    The head reads the grid with learned cell positions, so the encoder must keep where things are
+    (a bag-of-words target alone cannot tell "left of" from "right of"); an auxiliary bag-of-words
+    loss on the max-pooled grid gives a dense signal for colours and shapes.
+    """
+    keras.utils.set_random_seed(fit.seed)
+    size, length = image_size_of(encoder), tokenizer.vocabulary.sequence_length
+    image = keras.Input((size, size, 3), dtype="uint8", name="image")
+    tokens = keras.Input((length - 1,), dtype="int32", name="tokens")
+    grid = encoder(image)
+    head = TransformerDecoder(tokenizer.size, grid.shape[1], length, dim=head_dim, heads=4, ff_dim=2 * head_dim,
+                              encoder_layers=0, decoder_layers=head_layers, name="head")
+    caption = head([ops.repeat(grid, head_captions, axis=0), tokens])  # the CNN runs once per image
+    bow = keras.layers.Dense(tokenizer.size, name="bow")(keras.layers.GlobalMaxPooling1D(name="pool")(grid))
+    model = keras.Model([image, tokens], {"caption": caption, "bow": bow}, name="encoder_training")
+
+    def pick(images, captions, training):
+        bow_target = bag_of_words(captions, tokenizer.size)
+        if training:  # a fresh choice of k of the five captions each epoch
+            order = tf.argsort(tf.random.uniform(tf.shape(captions)[:2]), axis=1)[:, :head_captions]
+            captions = tf.gather(captions, order, batch_dims=1)
+        else:
+            captions = captions[:, :head_captions]
+        captions = tf.reshape(captions, [-1, length])
+        return (images, captions[:, :-1]), {"caption": captions[:, 1:], "bow": bow_target}
+
+    augment = flip_augmenter(tokenizer, fit.seed) if flip else None
+    train = image_dataset(splits["train"].paths, size, fit.batch_size, (splits["train"].captions,), shuffle=True,
+                          seed=fit.seed, augment=augment).map(lambda i, c: pick(i, c, True))
+    dev = image_dataset(splits["dev"].paths, size, fit.batch_size, (splits["dev"].captions,)).map(
+        lambda i, c: pick(i, c, False))
+    steps = int(np.ceil(len(splits["train"].paths) / fit.batch_size))
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    return _fit(model, train, dev, fit, steps, "val_caption_loss", {"caption": masked_loss, "bow": bce},
+                loss_weights={"caption": 1.0, "bow": bow_weight}, metrics={"caption": [masked_accuracy]})
+
+
+def extract(encoder: keras.Model, paths: list[str], batch_size: int = 128) -> np.ndarray:
+    """Feature grids [N, cells, dim] of the images, through the same decode and resize as training."""
+    ds = image_dataset(paths, image_size_of(encoder), batch_size)
+    predict = tf.function(lambda x: encoder(x, training=False))
+    return np.concatenate([predict(x).numpy() for x, in ds]) if paths else np.zeros((0,) + encoder.output_shape[1:])
+
+
+def train_decoder(kind: str, grids: dict[str, np.ndarray], splits: dict[str, Split], tokenizer: Tokenizer,
+                  fit: Fit, sizes: dict, callbacks=()) -> tuple[keras.Model, dict]:
+    """Train a ``kind`` decoder (teacher forcing, masked loss) on cached grids; the best dev epoch is kept."""
+    keras.utils.set_random_seed(fit.seed)
+    cells, dim = grids["train"].shape[1:]
+    length = tokenizer.vocabulary.sequence_length
+    decoder = build_decoder(kind, tokenizer.size, cells, length, **sizes)
+    model = caption_model(decoder, cells, dim, length - 1, name=f"{kind}_captioner")
+    train = caption_dataset(grids["train"], splits["train"].captions, fit.batch_size, True, fit.seed)
+    dev = caption_dataset(grids["dev"], splits["dev"].captions, 512, False, fit.seed)
+    steps = int(np.ceil(splits["train"].captions.shape[0] * splits["train"].captions.shape[1] / fit.batch_size))
+    history = _fit(model, train, dev, fit, steps, "val_loss", masked_loss, callbacks, metrics=[masked_accuracy])
+    return model, history

@@ -1,0 +1,52 @@
+"""MLflow runs of the pipeline: one per decoder, opened by ``train`` and finished by ``evaluate``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import keras
+import mlflow
+
+from pipeline.tracking import EXPERIMENT, tracking_uri
+from pipeline.tracking.lineage import dvc_hashes, git_commit
+
+log = logging.getLogger(__name__)
+RUN_FILE = "run.json"
+
+
+def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested params as ``a.b.c`` keys with string values (MLflow's format)."""
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+    return flat
+
+
+def start(run_name: str, params: dict[str, Any], data_paths: list[str]) -> mlflow.ActiveRun:
+    """A new run in the project's experiment, with params and lineage tags (git commit, DVC hashes)."""
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    run = mlflow.start_run(run_name=run_name)
+    mlflow.log_params(flatten(params))
+    mlflow.set_tags({**git_commit(), **dvc_hashes(data_paths)})
+    return run
+
+
+def resume(folder: Path) -> mlflow.ActiveRun:
+    """Reopen the run whose id ``train`` saved in ``folder``."""
+    mlflow.set_tracking_uri(tracking_uri())
+    run_id = json.loads((Path(folder) / RUN_FILE).read_text())["run_id"]
+    return mlflow.start_run(run_id=run_id)
+
+
+class EpochMetrics(keras.callbacks.Callback):
+    """Logs every epoch's metrics to the active MLflow run as they come."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        mlflow.log_metrics({k: float(v) for k, v in (logs or {}).items()}, step=epoch + 1)

@@ -1,0 +1,52 @@
+"""DVC stage ``featurize``: train (or load) the CNN encoder and cache every image's feature grid."""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from pipeline.config import load_params
+from pipeline.files import atomic_write_json
+from pipeline.stage import run
+
+
+def main() -> None:
+    """Parse the declared paths, read ``featurize`` params, write the encoder and the grids."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("processed", type=Path, help="the preprocessed folder (captions.csv, vocabulary.json)")
+    parser.add_argument("encoder", type=Path, help="folder for the encoder (replaced)")
+    parser.add_argument("features", type=Path, help="folder for the cached grids (replaced)")
+    args = parser.parse_args()
+    params = load_params("featurize")
+
+    import keras
+
+    from pipeline.files import atomic_dir
+    from pipeline.models.encoder import build_encoder, build_pretrained_encoder
+    from pipeline.models.features import save_grids
+    from pipeline.models.inputs import load_splits, load_tokenizer
+    from pipeline.models.training import Fit, extract, train_encoder
+
+    keras.utils.set_random_seed(int(params["seed"]))
+    tokenizer = load_tokenizer(args.processed)
+    splits = load_splits(args.processed, tokenizer)
+    began, history = time.perf_counter(), {}
+    if params["encoder"] == "cnn":
+        encoder = build_encoder(int(params["image_size"]), tuple(params["widths"]), int(params["feature_dim"]))
+        history = train_encoder(encoder, splits, tokenizer, Fit(**params["fit"]), **params["head"])
+    else:  # a keras.applications network, ImageNet weights unless `weights: null`
+        encoder = build_pretrained_encoder(params["encoder"], params.get("weights"))
+    trained = time.perf_counter()
+    with atomic_dir(args.features) as tmp:
+        for split, data in splits.items():
+            save_grids(tmp, split, data.names, extract(encoder, data.paths))
+    seconds = {"training": round(trained - began, 1), "extraction": round(time.perf_counter() - trained, 1)}
+    with atomic_dir(args.encoder) as tmp:
+        encoder.save(tmp / "encoder.keras")
+        atomic_write_json(tmp / "config.json", {"params": params, "history": history, "seconds": seconds,
+                                                "grid_shape": list(encoder.output_shape[1:])})
+    print(json.dumps({"featurize_seconds": seconds}))
+
+
+if __name__ == "__main__":
+    run(main)

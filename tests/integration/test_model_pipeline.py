@@ -1,0 +1,133 @@
+"""A tiny end-to-end `dvc repro` of the whole pipeline with a real MLflow store, the promotion gate,
+and the registered model loaded in a fresh process and served by `mlflow models serve`."""
+
+import base64
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from PIL import Image
+
+from tests.conftest import make_project
+
+TINY = {
+    "download": {"synthetic": {"num_images": 60}},
+    "featurize": {"image_size": 32, "widths": [8, 16], "feature_dim": 16,
+                  "fit": {"epochs": 2, "batch_size": 16, "patience": 2},
+                  "head": {"head_dim": 16, "head_layers": 1, "head_captions": 2}},
+    "train": {"fit": {"epochs": 3, "batch_size": 32},
+              "lstm": {"sizes": {"embed_dim": 16, "units": 32, "attention_units": 16}},
+              "transformer": {"sizes": {"dim": 16, "heads": 2, "ff_dim": 32}}},
+    "evaluate": {"beam_width": 2, "samples": 4, "gate_metric": "bleu1"},
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    project = make_project(tmp_path_factory.mktemp("pipeline"))
+    project.set_params(**TINY)
+    project.env.pop("MLFLOW_TRACKING_URI", None)
+    first = project.dvc("repro")
+    return project, first
+
+
+def _client(project):
+    from mlflow import MlflowClient
+
+    return MlflowClient(f"sqlite:///{project.path}/mlflow.db")
+
+
+def _png(mode="L", size=(70, 33)):
+    buffer = io.BytesIO()
+    Image.new(mode, size, 90).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_repro_runs_every_stage_and_registers_both_models(built):
+    project, first = built
+    for stage in ("download", "preprocess", "featurize", "train@lstm", "train@transformer", "evaluate"):
+        assert f"Running stage '{stage}'" in first.stdout
+    metrics = json.loads((project.path / "reports/metrics.json").read_text())
+    for kind in ("lstm", "transformer"):
+        assert {"bleu4", "content", "cider_d", "content_relation"} <= set(metrics[kind])
+        assert metrics[kind]["promoted"] is True
+        assert (project.path / f"reports/samples/{kind}.png").is_file()
+        assert (project.path / f"reports/learning_curves/{kind}.csv").read_text().startswith("epoch,")
+    shown = json.loads(project.dvc("metrics", "show", "--json").stdout)[""]["data"]["reports/metrics.json"]["data"]
+    assert "bleu4" in shown["lstm"] and "content" in shown["transformer"]
+
+    client = _client(project)
+    for kind in ("lstm", "transformer"):
+        version = client.get_model_version_by_alias(f"captioner-{kind}", "production")
+        run = client.get_run(version.run_id)
+        assert run.info.run_name == kind and "git.commit" in run.data.tags or "dvc.data/features" in run.data.tags
+        assert "dvc.data/processed" in run.data.tags
+        assert "test_bleu4" in run.data.metrics and "val_loss" in run.data.metrics
+        history = client.get_metric_history(run.info.run_id, "val_loss")
+        assert len(history) >= 1 and history[0].step == 1
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"data", "samples", "featurize.json"} <= artifacts
+    assert "Running stage" not in project.dvc("repro").stdout
+
+
+def test_a_worse_model_does_not_take_production(built):
+    project, _ = built
+    client = _client(project)
+    before = client.get_model_version_by_alias("captioner-lstm", "production")
+    assert client.get_run(before.run_id).data.metrics["test_bleu1"] > 0
+    project.set_params(train={"lstm": {"fit": {"learning_rate": 0.0}}})  # learns nothing
+    project.dvc("repro")
+    latest = max(int(v.version) for v in client.search_model_versions("name='captioner-lstm'"))
+    assert latest == int(before.version) + 1
+    assert client.get_model_version_by_alias("captioner-lstm", "production").version == before.version
+    worse = client.get_run(client.get_model_version("captioner-lstm", str(latest)).run_id)
+    assert worse.data.tags["gate.promoted"] == "false" and "does not beat" in worse.data.tags["gate.reason"]
+
+
+def test_the_production_model_captions_in_a_fresh_process(built):
+    project, _ = built
+    script = (
+        "import sys, io, pandas as pd, mlflow\n"
+        "m = mlflow.pyfunc.load_model('models:/captioner-lstm@production')\n"
+        "jpeg = open(sys.argv[1], 'rb').read()\n"
+        "out = m.predict(pd.DataFrame({'image': [jpeg, bytes.fromhex(sys.argv[2])]}))\n"
+        "print('CAPTIONS', list(out))\n")
+    image = next((project.path / "data/raw").rglob("*.jpg"))
+    done = project.run(sys.executable, "-c", script, str(image), _png().hex())
+    captions = eval(done.stdout.split("CAPTIONS", 1)[1])  # noqa: S307 (our own output)
+    assert len(captions) == 2 and all(isinstance(c, str) for c in captions)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_models_serve_answers_invocations(built):
+    project, _ = built
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
+                               "models:/captioner-lstm@production", "--env-manager", "local", "-h", "127.0.0.1",
+                               "-p", str(port)], cwd=project.path, env=project.env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        body = {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(_png("RGB")).decode()]]}}
+        answer = requests.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert isinstance(answer.json()["predictions"][0], str)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,121 @@
+"""Model pieces on tiny sizes: masking, save and reload of each decoder, greedy and beam search."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline.data.vocabulary import Tokenizer, Vocabulary
+from pipeline.models.captioner import Captioner, Decoding, to_rgb
+from pipeline.models.decoders import build_decoder, caption_model, masked_accuracy, masked_loss
+from pipeline.models.decoding import beam_decode, greedy_decode
+from pipeline.models.encoder import build_encoder, build_pretrained_encoder
+
+VOCAB = Vocabulary(tokens=["", "[UNK]", "<start>", "<end>", "a", "red", "circle"], sequence_length=6)
+SIZES = {"lstm": {"embed_dim": 8, "units": 16, "attention_units": 8, "dropout": 0.0},
+         "transformer": {"dim": 8, "heads": 2, "ff_dim": 16, "encoder_layers": 1, "decoder_layers": 1,
+                         "dropout": 0.0}}
+
+
+def test_masked_loss_and_accuracy_ignore_padding():
+    y_true = np.array([[4, 5, 0, 0]])
+    right = (np.eye(7)[[4, 5, 1, 1]][None] * 20.0).astype("float32")  # right where it counts, wrong on padding
+    assert float(masked_accuracy(y_true, right)) == 1.0
+    assert float(masked_loss(y_true, right)) < 1e-6
+    wrong = (np.eye(7)[[5, 4, 4, 5]][None] * 20.0).astype("float32")
+    assert float(masked_accuracy(y_true, wrong)) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_each_decoder_saves_and_reloads_with_the_same_outputs(tmp_path, kind):
+    keras.utils.set_random_seed(0)
+    decoder = build_decoder(kind, 7, 4, VOCAB.sequence_length, **SIZES[kind])
+    model = caption_model(decoder, 4, 3, VOCAB.sequence_length - 1, name=kind)
+    grid = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    tokens = np.array([[2, 4, 5, 6, 3], [2, 4, 0, 0, 0]], dtype="int32")
+    before = model([grid, tokens])
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(again([grid, tokens]), before, atol=1e-5)
+    assert again.layers[-1].get_config()["vocab_size"] == 7
+
+
+class Scripted:
+    """A decoder that follows a fixed table of next-token log-probabilities (for search tests)."""
+
+    def __init__(self, table):
+        self.table = tf.constant(table, tf.float32)  # [position, vocab]
+
+    def start(self, grid):
+        return grid, ()
+
+    def step(self, memory, state, tokens, t):
+        return tf.repeat(self.table[t][None], tf.shape(tokens)[0], axis=0), state
+
+
+def test_greedy_stops_at_the_end_token_and_pads_after():
+    table = np.full((5, 7), -10.0)
+    table[0, 4], table[1, 5], table[2, 3], table[3, 6], table[4, 6] = 0, 0, 0, 0, 0
+    ids = greedy_decode(Scripted(table), tf.zeros([2, 1, 1]), 6, 2, 3).numpy()
+    assert ids.tolist() == [[2, 4, 5, 3, 0, 0]] * 2
+
+
+class Bigram(Scripted):
+    """Next-token log-probabilities depending on the current token (a row per token id)."""
+
+    def step(self, memory, state, tokens, t):
+        return tf.gather(self.table, tokens[:, t]), state
+
+
+def test_beam_search_finds_the_likelier_caption_greedy_misses():
+    p = np.full((7, 7), 1e-9)
+    p[2, 4], p[2, 5] = 0.6, 0.4  # <start> -> "a" .6 | "red" .4
+    p[4, 5], p[4, 6], p[4, 3] = 0.36, 0.34, 0.30  # "a" -> "red" .36 (greedy's way)
+    p[5, 6] = 0.99  # "red" -> "circle"
+    p[6, 3] = 1.0  # "circle" -> <end>
+    p[3, 3] = p[0, 3] = p[1, 3] = 1.0
+    table = np.log(p / p.sum(1, keepdims=True))
+    greedy = greedy_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3).numpy()[0].tolist()
+    beam = beam_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3, beam_width=3, length_penalty=0.0).numpy()
+    assert greedy == [2, 4, 5, 6, 3, 0]  # a red circle: p = .6 * .36 * .99 = .21
+    assert beam[0].tolist() == [2, 5, 6, 3, 0, 0]  # red circle: p = .4 * .99 = .40
+    narrow = beam_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3, beam_width=1, length_penalty=0.0).numpy()
+    assert narrow[0].tolist() == greedy
+
+
+def test_captioner_captions_any_image_and_reloads(tmp_path):
+    from PIL import Image
+
+    keras.utils.set_random_seed(1)
+    encoder = build_encoder(32, (4, 8), 6)
+    decoder = caption_model(build_decoder("lstm", 7, encoder.output_shape[1], 6, **SIZES["lstm"]),
+                            encoder.output_shape[1], 6, 5, name="lstm")
+    captioner = Captioner(encoder, decoder, VOCAB, Decoding(beam_width=2))
+    images = [Image.new("L", (17, 300), 80), Image.new("RGBA", (640, 480), (255, 0, 0, 0)),
+              Image.new("I;16", (50, 40), 3000), Image.new("P", (64, 64))]
+    captions = captioner.caption_images(images)
+    assert len(captions) == 4 and all(isinstance(c, str) for c in captions)
+    assert all(set(c.split()) <= {"a", "red", "circle", "[UNK]"} for c in captions)
+    captioner.save(tmp_path / "bundle")
+    again = Captioner.load(tmp_path / "bundle")
+    assert again.caption_images(images) == captions
+    assert captioner._compiled.experimental_get_tracing_count() == 1  # no retracing per call or size
+
+
+def test_to_rgb_applies_exif_orientation():
+    from PIL import Image
+
+    image = Image.new("RGB", (40, 20), "white")
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    import io
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    assert to_rgb(Image.open(io.BytesIO(buffer.getvalue()))).size == (20, 40)
+
+
+def test_the_imagenet_encoder_path_builds_with_weights_none():
+    encoder = build_pretrained_encoder("mobilenetv3small", weights=None)
+    assert encoder.input_shape == (None, 224, 224, 3) and len(encoder.output_shape) == 3
+    grid = encoder(np.zeros((1, 224, 224, 3), "uint8"))
+    assert grid.shape[0] == 1 and grid.shape[1] == 49
