@@ -40,6 +40,9 @@ run: setup
 	$(BIN)/python -m pipeline.bootstrap
 	$(BIN)/gunicorn -c app/gunicorn_config.py app.wsgi:app
 
+ui: setup
+	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}" -h 127.0.0.1 -p 5001
+
 test: setup system-packages
 	$(BIN)/python -m pytest
 
