@@ -6,14 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests need (installed only when missing, and only where apt exists).
-DEBIAN_PACKAGES ?=
+DEBIAN_PACKAGES ?= chromium fonts-dejavu-core
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup system-packages run test repro ui clean
+.PHONY: setup system-packages browser-deps run test repro ui clean
 
 setup: $(STAMP)
 
@@ -33,6 +34,14 @@ system-packages:
 		else echo "apt-get not found: install$$missing yourself for the browser tests"; fi; \
 	fi
 
+# axe-core for the accessibility tests, pinned by tests/browser/package-lock.json
+browser-deps: $(AXE)
+
+$(AXE): tests/browser/package-lock.json
+	@command -v npm >/dev/null || DEBIAN_PACKAGES=npm $(MAKE) --no-print-directory system-packages
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	@touch $@
+
 repro: setup
 	$(BIN)/dvc repro
 
@@ -43,7 +52,7 @@ run: setup
 ui: setup
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}" -h 127.0.0.1 -p 5001
 
-test: setup system-packages
+test: setup system-packages browser-deps
 	$(BIN)/python -m pytest
 
 clean:

@@ -1,0 +1,125 @@
+"""Fixtures for the browser tests: the real app on a real HTTP server, and Debian's Chromium driven by Playwright.
+
+Set-up (the project's Makefile does it): ``apt-get install chromium``, ``pip install playwright`` (never
+``playwright install``: Playwright drives /usr/bin/chromium) and ``npm ci --prefix tests/browser`` for axe-core.
+Anything missing fails the tests rather than skipping them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from app import create_app
+from tests.app.conftest import STANDIN_TRAIN, TOKEN
+from tests.app.standin_models import Store, register_standins
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-proxy-server"]  # fmt: skip
+AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
+VIEWPORT = {"width": 1280, "height": 900}
+TIMEOUT_MS = 10_000  # for actions and expectations: room for a busy 2-core machine
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A served app: its base URL and the app itself."""
+
+    url: str
+    app: Flask
+
+
+def build_app(store: Store, instance: Path, **config: object) -> Flask:
+    """The app as tests/app builds it (stand-in models, espeak, stand-in training), in ``instance``."""
+    return create_app({"TESTING": True, "MLFLOW_TRACKING_URI": store.uri, "ADMIN_TOKEN": TOKEN,
+                       "MODEL_POLL_SECONDS": 0, "TRAIN_COMMAND": [sys.executable, str(STANDIN_TRAIN)],
+                       "SPEECH_ENGINE": "espeak", **config}, instance_path=instance)  # fmt: skip
+
+
+@contextlib.contextmanager
+def serve(app: Flask) -> Iterator[Site]:
+    """Serve ``app`` on a free port of 127.0.0.1 from a thread (werkzeug, one thread per request)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
+    thread.start()
+    try:
+        yield Site(f"http://127.0.0.1:{server.server_port}", app)
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A store of the browser tests' own (the admin test promotes versions in it)."""
+    return register_standins(tmp_path_factory.mktemp("browser-mlflow"))
+
+
+@pytest.fixture(scope="session")
+def site(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The app over the stand-in models, for the whole session."""
+    with serve(build_app(store, tmp_path_factory.mktemp("browser-instance"))) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def empty_site(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The app serving an alias no version has yet: no model is ready."""
+    instance = tmp_path_factory.mktemp("browser-empty-instance")
+    with serve(build_app(store, instance, MODEL_ALIAS="not-promoted-yet")) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, one for the session."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A fresh context (own storage) and page on ``site``; an uncaught script error fails the test."""
+    context = browser.new_context(base_url=site.url, viewport=VIEWPORT, accept_downloads=True, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    yield from open_page(browser, site)
+
+
+@pytest.fixture
+def empty_page(browser: Browser, empty_site: Site) -> Iterator[Page]:
+    yield from open_page(browser, empty_site)
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, from the npm package installed beside this file."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `npm ci --prefix tests/browser` (package-lock.json pins axe-core)")
+    return AXE.read_text(encoding="utf-8")

@@ -1,0 +1,117 @@
+"""Converting on the page: file input, drop and paste; the caption, the audio, the history, the downloads."""
+
+import io
+import time
+import zipfile
+
+from playwright.sync_api import Page, expect
+
+from tests.app.pictures import BLUE, GREEN, RED, YELLOW, picture
+from tests.browser.actions import convert, drop, paste, png, result_id
+
+
+def test_the_file_input_previews_converts_and_plays(page: Page):
+    page.goto("/")
+    page.set_input_files("#image-input", files=[png("blue.png", BLUE)])
+    expect(page.locator("#preview-image")).to_be_visible()
+    page.wait_for_function("() => document.getElementById('preview-image').naturalWidth === 64")
+    expect(page.locator("#preview-name")).to_contain_text("blue.png")
+
+    held = []  # hold the upload to see the page while it converts
+    page.route("**/api/convert", lambda route: held.append(route))
+    page.click("#convert-button")
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    expect(page.locator("#progress")).to_be_visible()
+    expect(page.locator("#convert-button")).to_be_disabled()
+    expect(page.locator("#convert-form")).to_have_attribute("aria-busy", "true")
+    expect(page.locator("#convert-status")).to_have_text("Converting blue.png…")
+    held[0].continue_()
+
+    caption = page.locator("#caption")
+    expect(caption).to_have_text("a blue image")
+    expect(caption).to_have_attribute("aria-live", "polite")
+    expect(page.locator("#progress")).to_be_hidden()
+    expect(page.locator("#convert-button")).to_be_enabled()
+
+    src = page.eval_on_selector("#player", "audio => audio.src")
+    audio = page.request.get(src)
+    assert audio.ok and audio.headers["content-type"] == "audio/mpeg"
+    body = audio.body()
+    assert len(body) > 1000 and (body[:3] == b"ID3" or body[0] == 0xFF)
+    page.wait_for_function("() => { const a = document.getElementById('player'); "
+                           "return a.readyState >= 1 && a.duration > 0.3; }")  # Chromium decoded it
+
+    entry = page.locator(f'#history li[data-id="{result_id(page)}"]')
+    expect(entry.locator(".entry-caption")).to_have_text("a blue image")
+    page.reload()  # the history is the server's, not the page's
+    expect(entry.locator(".entry-caption")).to_have_text("a blue image")
+
+
+def test_a_dropped_picture_is_converted_with_the_chosen_options(page: Page):
+    page.goto("/")
+    drop(page, picture("PNG", GREEN), "green.png", "image/png")
+    expect(page.locator("#preview-name")).to_contain_text("green.png")
+    for select, value in {"model": "captioner-transformer", "lang": "fr", "format": "wav"}.items():
+        page.select_option(f"#{select}", value)
+    with page.expect_response("**/api/convert") as answer:
+        page.click("#convert-button")
+    body = answer.value.json()
+    assert body["speech"] == {"engine": "espeak", "lang": "fr", "format": "wav"}
+    expect(page.locator("#caption")).to_have_text("a green image")
+    version = body["model"]["version"]  # 1, or 2 once the admin test has trained one
+    expect(page.locator("#result-meta")).to_contain_text(f"captioner-transformer v{version} · espeak, fr")
+    expect(page.locator("#result-downloads")).to_contain_text("WAV audio")
+    audio = page.request.get(page.eval_on_selector("#player", "audio => audio.src"))
+    assert audio.headers["content-type"] == "audio/wav" and audio.body()[:4] == b"RIFF"
+
+
+def test_a_pasted_picture_is_previewed_and_converted(page: Page):
+    page.goto("/")
+    paste(page, picture("PNG", YELLOW), "image.png", "image/png")
+    expect(page.locator("#preview-name")).to_contain_text("image.png")
+    page.click("#convert-button")
+    expect(page.locator("#caption")).to_have_text("a yellow image")
+
+
+def test_the_download_links_return_the_files(page: Page, tmp_path):
+    page.goto("/")
+    result = convert(page, png("red.png", RED), "a red image")
+    links = page.locator("#result-downloads a")
+    expect(links).to_have_count(3)
+    files = {}
+    for index, name in enumerate(["MP3 audio", "Caption text", "All as ZIP"]):
+        link = links.nth(index)
+        expect(link).to_have_text(name)
+        with page.expect_download() as download:
+            link.click()
+        files[name] = download.value.path().read_bytes()
+        assert result in download.value.suggested_filename
+
+    assert files["MP3 audio"] == page.request.get(f"/api/results/{result}/audio").body()
+    assert files["Caption text"].decode().strip() == "a red image"
+    with zipfile.ZipFile(io.BytesIO(files["All as ZIP"])) as archive:
+        assert sorted(archive.namelist()) == ["audio.mp3", "caption.txt", "image.jpg"]
+        assert archive.read("audio.mp3") == files["MP3 audio"]
+
+
+def test_history_entries_play_and_delete_and_stay_deleted(page: Page):
+    page.goto("/")
+    kept = convert(page, png("red.png", RED), "a red image")
+    gone = convert(page, png("blue.png", BLUE), "a blue image")
+    entry = page.locator(f'#history li[data-id="{gone}"]')
+    expect(entry.locator(".thumb")).to_have_attribute("src", f"/api/results/{gone}/image")
+    page.wait_for_function(f"() => document.querySelector('#history li[data-id=\"{gone}\"] .thumb').naturalWidth > 0")
+
+    page.locator(f'#history li[data-id="{kept}"] .play').click()  # the older one, back in the player
+    expect(page.locator("#caption")).to_have_text("a red image")
+    assert result_id(page) == kept
+
+    entry.locator(".delete").click()
+    expect(entry).to_have_count(0)
+    expect(page.locator("#history-status")).to_have_text("Deleted “a blue image”.")
+    assert page.request.get(f"/api/results/{gone}/image").status == 404
+    page.reload()
+    expect(page.locator(f'#history li[data-id="{kept}"]')).to_have_count(1)
+    expect(entry).to_have_count(0)
