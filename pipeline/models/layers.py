@@ -70,25 +70,16 @@ class EncoderBlock(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="image_to_audio")
-class DecoderBlock(layers.Layer):
-    """Pre-norm causal self-attention, cross-attention to the grid, feed-forward."""
+class DecoderBlock(EncoderBlock):
+    """Pre-norm causal self-attention, cross-attention to the grid, feed-forward (sizes as ``EncoderBlock``)."""
 
     def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float = 0.1, **kwargs):
-        super().__init__(**kwargs)
-        self.dim, self.heads, self.ff_dim, self.dropout_rate = dim, heads, ff_dim, dropout
-        self.norm_1 = layers.LayerNormalization(name="norm_1")
-        self.attention_1 = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout, name="attention_1")
-        self.norm_2 = layers.LayerNormalization(name="norm_2")
+        super().__init__(dim, heads, ff_dim, dropout, **kwargs)
         self.attention_2 = layers.MultiHeadAttention(heads, dim // heads, dropout=dropout, name="attention_2")
         self.norm_3 = layers.LayerNormalization(name="norm_3")
-        self.ffn_layer_1 = FeedForward(dim, ff_dim, dropout, name="ffn_layer_1")
 
     def call(self, x, memory, training=None):
         h = self.norm_1(x)
         x = x + self.attention_1(h, h, use_causal_mask=True, training=training)
         x = x + self.attention_2(self.norm_2(x), memory, training=training)
         return x + self.ffn_layer_1(self.norm_3(x), training=training)
-
-    def get_config(self):
-        return {**super().get_config(), "dim": self.dim, "heads": self.heads, "ff_dim": self.ff_dim,
-                "dropout": self.dropout_rate}
