@@ -32,6 +32,20 @@ class AddCoords(layers.Layer):
         return (*input_shape[:-1], input_shape[-1] + 2)
 
 
+@keras.saving.register_keras_serializable(package="image_to_audio")
+class AddSaturation(layers.Layer):
+    """Append max(RGB) - min(RGB): a fixed colour-space cue that separates coloured things from grey ground.
+
+    In the prototype it made shape learning about ten times faster; it is harmless on real photos.
+    """
+
+    def call(self, x):
+        return ops.concatenate([x, ops.max(x, axis=-1, keepdims=True) - ops.min(x, axis=-1, keepdims=True)], -1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
 def _block(x, filters: int, strides: int, pool: bool, momentum: float, name: str):
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(momentum=momentum, name=f"{name}_norm")(x)
@@ -41,13 +55,15 @@ def _block(x, filters: int, strides: int, pool: bool, momentum: float, name: str
 
 def build_encoder(image_size: int = 96, widths: tuple[int, ...] = (32, 64, 128, 128), feature_dim: int = 128,
                   norm_momentum: float = 0.9, name: str = "encoder") -> keras.Model:
-    """The compact CNN: a stride-2 block, then blocks that each halve the side; coordinates at the input.
+    """The compact CNN: a stride-2 block, then blocks that each halve the side; saturation and coordinates
+    as extra input channels.
 
     Output: [batch, (image_size / 2**len(widths))**2, feature_dim]. Batch-norm momentum is low (0.9)
     because an epoch has few steps: 0.99 left the moving statistics stale and misled early stopping.
     """
     image = keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(ops.cast(image, "float32"))
+    x = AddSaturation(name="saturation")(x)
     x = AddCoords(name="coords_1")(x)
     for i, width in enumerate(widths):
         x = _block(x, width, 2 if i == 0 else 1, i > 0, norm_momentum, f"block_{i + 1}")
