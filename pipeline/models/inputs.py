@@ -85,10 +85,29 @@ def flip_augmenter(tokenizer: Tokenizer, seed: int = 0):
     return augment
 
 
-def bag_of_words(captions: tf.Tensor, vocab_size: int, first_word_id: int = 2) -> tf.Tensor:
-    """[B, C, L] caption ids -> [B, vocab]: the share of an image's captions using each word."""
+def consistent_words(captions: np.ndarray, vocab_size: int, exclude: tuple[int, ...] = (), agreement: float = 0.6,
+                     min_images: int = 10) -> np.ndarray:
+    """Ids of the words annotators agree on: when one caption of an image uses the word, most do.
+
+    Content words ("red", "dog") pass; style and filler words ("picture", "backdrop") do not, so a
+    target built from these says what is in the picture, not how someone phrased it.
+    """
+    present = np.zeros((captions.shape[0], vocab_size), np.int32)
+    for k in range(captions.shape[1]):
+        hit = np.zeros_like(present, dtype=bool)
+        np.put_along_axis(hit, captions[:, k], True, axis=1)
+        present += hit
+    used = present > 0
+    share = np.where(used, present / captions.shape[1], 0).sum(0) / np.maximum(used.sum(0), 1)
+    keep = (share >= agreement) & (used.sum(0) >= min_images)
+    keep[[0, 1, *exclude]] = False  # padding, [UNK], and e.g. the start and end tokens
+    return np.flatnonzero(keep).astype(np.int32)
+
+
+def content_targets(captions: tf.Tensor, words: np.ndarray, vocab_size: int) -> tf.Tensor:
+    """[B, C, L] caption ids -> [B, len(words)]: 1 where most of an image's captions use the word."""
     hot = tf.reduce_max(tf.one_hot(captions, vocab_size), axis=2)
-    return tf.reduce_mean(hot, axis=1) * tf.cast(tf.range(vocab_size) >= first_word_id, tf.float32)[None]
+    return tf.cast(tf.gather(tf.reduce_mean(hot, axis=1), words, axis=1) >= 0.5, tf.float32)
 
 
 def caption_dataset(grids: np.ndarray, captions: np.ndarray, batch: int, shuffle: bool, seed: int) -> tf.data.Dataset:

@@ -13,7 +13,7 @@ from keras import ops
 from pipeline.data.vocabulary import Tokenizer
 from pipeline.models.decoders import TransformerDecoder, build_decoder, caption_model, masked_accuracy, masked_loss
 from pipeline.models.encoder import image_size_of
-from pipeline.models.inputs import Split, bag_of_words, caption_dataset, flip_augmenter, image_dataset
+from pipeline.models.inputs import Split, caption_dataset, consistent_words, content_targets, flip_augmenter, image_dataset
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,9 @@ def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tok
     """Train ``encoder`` end to end through a small Transformer caption head (then discarded).
 
     The head reads the grid with learned cell positions, so the encoder must keep where things are
-    (a bag-of-words target alone cannot tell "left of" from "right of"); an auxiliary bag-of-words
-    loss on the max-pooled grid gives a dense signal for colours and shapes.
+    (a bag-of-words target alone cannot tell "left of" from "right of"); an auxiliary loss on the
+    max-pooled grid, predicting the words annotators agree on (``consistent_words``), gives a dense
+    signal for what is in the picture (colours, shapes, counts).
     """
     keras.utils.set_random_seed(fit.seed)
     size, length = image_size_of(encoder), tokenizer.vocabulary.sequence_length
@@ -61,11 +62,13 @@ def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tok
     head = TransformerDecoder(tokenizer.size, grid.shape[1], length, dim=head_dim, heads=4, ff_dim=2 * head_dim,
                               encoder_layers=0, decoder_layers=head_layers, name="head")
     caption = head([ops.repeat(grid, head_captions, axis=0), tokens])  # the CNN runs once per image
-    bow = keras.layers.Dense(tokenizer.size, name="bow")(keras.layers.GlobalMaxPooling1D(name="pool")(grid))
+    words = consistent_words(splits["train"].captions, tokenizer.size, (tokenizer.start_id, tokenizer.end_id))
+    log.info("content words for the encoder: %s", " ".join(tokenizer.vocabulary.tokens[i] for i in words))
+    bow = keras.layers.Dense(len(words), name="bow")(keras.layers.GlobalMaxPooling1D(name="pool")(grid))
     model = keras.Model([image, tokens], {"caption": caption, "bow": bow}, name="encoder_training")
 
     def pick(images, captions, training):
-        bow_target = bag_of_words(captions, tokenizer.size)
+        bow_target = content_targets(captions, words, tokenizer.size)
         if training:  # a fresh choice of k of the five captions each epoch
             order = tf.argsort(tf.random.uniform(tf.shape(captions)[:2]), axis=1)[:, :head_captions]
             captions = tf.gather(captions, order, batch_dims=1)

@@ -119,3 +119,16 @@ def test_the_imagenet_encoder_path_builds_with_weights_none():
     assert encoder.input_shape == (None, 224, 224, 3) and len(encoder.output_shape) == 3
     grid = encoder(np.zeros((1, 224, 224, 3), "uint8"))
     assert grid.shape[0] == 1 and grid.shape[1] == 49
+
+
+def test_consistent_words_keep_what_annotators_agree_on():
+    from pipeline.models.inputs import consistent_words, content_targets
+
+    # ids: 4 "dog" (in every caption of its images), 5 "picture" (one caption in five), 6 "cat"
+    dog = [[2, 5, 4, 3], [2, 4, 3, 0], [2, 4, 3, 0], [2, 4, 3, 0], [2, 4, 3, 0]]
+    cat = [[2, 6, 3, 0], [2, 5, 6, 3], [2, 6, 3, 0], [2, 6, 3, 0], [2, 6, 3, 0]]
+    captions = np.array([dog] * 10 + [cat] * 10, dtype=np.int32)
+    words = consistent_words(captions, 7, exclude=(2, 3))
+    assert words.tolist() == [4, 6]
+    targets = content_targets(tf.constant(captions[[0, 10]]), words, 7).numpy()
+    assert targets.tolist() == [[1.0, 0.0], [0.0, 1.0]]
