@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import logging
 
-import numpy as np
 from flask import Flask
-from PIL import Image, ImageOps
+from PIL import Image
 
 from app.errors import ApiError
+from pipeline.images import to_rgb, upright
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,6 @@ ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF
 ACCEPTED_TEXT = "JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF (image/jpeg, image/png, image/webp, image/gif, " \
                 "image/bmp, image/heic, image/heif)"  # fmt: skip
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
-_ALPHA_MODES = {"RGBA", "RGBa", "LA", "PA"}
-_WIDE_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 
 
 class UnsupportedImageType(ApiError):
@@ -75,7 +73,7 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
             raise ImageTooLarge(f"the image is {width}x{height} pixels, more than the limit of {max_pixels:,}: "
                                 "send a smaller picture")
         image.load()
-        image = _upright(image)
+        image = upright(image)
         return to_rgb(image)
     except ApiError:
         raise
@@ -85,31 +83,6 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
         log.info("undecodable %s upload: %s: %s", kind, type(exc).__name__, exc)
         name = "HEIC/HEIF" if kind == "HEIF" else kind.replace("WEBP", "WebP")
         raise InvalidImage(f"the {name} file could not be decoded: it is truncated or corrupt") from None
-
-
-def _upright(image: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation; a broken EXIF block leaves the picture as stored."""
-    try:
-        return ImageOps.exif_transpose(image)
-    except Exception as exc:  # EXIF parsing of untrusted data; orientation is a nicety, not a reason to refuse
-        log.info("ignoring unreadable EXIF orientation: %s", exc)
-        return image
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any mode and bit depth to 8-bit RGB; transparency is laid over white."""
-    if image.mode in _WIDE_MODES:
-        values = np.asarray(image, dtype=np.float64)
-        if image.mode == "F" and values.size and values.max() <= 1.0:
-            values = values * 255.0
-        elif values.size and values.max() > 255:
-            values = values / 257.0  # 16-bit samples, stored as I;16 or I
-        image = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))  # 2-D uint8: mode L
-    if image.mode in _ALPHA_MODES or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 def encode_jpeg(image: Image.Image, quality: int) -> bytes:

@@ -16,11 +16,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageOps
+from PIL import Image
 
 import pipeline.models.decoders  # noqa: F401  (registers the custom layers for loading)
 import pipeline.models.encoder  # noqa: F401
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
+from pipeline.images import to_rgb, upright
 from pipeline.models.decoding import beam_decode, greedy_decode
 from pipeline.models.encoder import image_size_of
 
@@ -33,20 +34,6 @@ class Decoding:
 
     beam_width: int = 1
     length_penalty: float = 0.7
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Upright RGB whatever the mode: EXIF orientation applied, alpha over white, 16-bit and float scaled."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        span = values.max() - values.min()
-        image = Image.fromarray(((values - values.min()) / (span or 1) * 255).astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")
 
 
 class Captioner:
@@ -86,7 +73,7 @@ class Captioner:
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Any PIL image to the encoder's uint8 square, resized as in training (antialiased)."""
-        array = np.asarray(to_rgb(image))
+        array = np.asarray(to_rgb(upright(image)))
         resized = tf.image.resize(array, (self.image_size, self.image_size), antialias=True)
         return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
 
@@ -102,7 +89,7 @@ class Captioner:
         for blob in blobs:
             with Image.open(io.BytesIO(blob)) as image:
                 image.seek(0)  # the first frame of an animation
-                images.append(to_rgb(image))
+                images.append(to_rgb(upright(image)))
         return self.caption_images(images)
 
     def save(self, folder: Path) -> None:

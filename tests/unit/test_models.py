@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
-from pipeline.models.captioner import Captioner, Decoding, to_rgb
+from pipeline.images import to_rgb, upright
+from pipeline.models.captioner import Captioner, Decoding
 from pipeline.models.decoders import build_decoder, caption_model, masked_accuracy, masked_loss
 from pipeline.models.decoding import beam_decode, greedy_decode
 from pipeline.models.encoder import build_encoder, build_pretrained_encoder
@@ -111,7 +112,7 @@ def test_to_rgb_applies_exif_orientation():
     import io
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif)
-    assert to_rgb(Image.open(io.BytesIO(buffer.getvalue()))).size == (20, 40)
+    assert to_rgb(upright(Image.open(io.BytesIO(buffer.getvalue())))).size == (20, 40)
 
 
 def test_the_imagenet_encoder_path_builds_with_weights_none():
