@@ -20,7 +20,7 @@ TINY = {
     "featurize": {"image_size": 32, "widths": [8, 16], "feature_dim": 16,
                   "fit": {"epochs": 2, "batch_size": 16, "patience": 2},
                   "head": {"head_dim": 16, "head_layers": 1, "head_captions": 2}},
-    "train": {"fit": {"epochs": 3, "batch_size": 32},
+    "train": {"fit": {"epochs": 15, "batch_size": 16, "learning_rate": 0.005, "patience": 15},
               "lstm": {"sizes": {"embed_dim": 16, "units": 32, "attention_units": 16}},
               "transformer": {"sizes": {"dim": 16, "heads": 2, "ff_dim": 32}}},
     "evaluate": {"beam_width": 2, "samples": 4, "gate_metric": "bleu1"},
@@ -79,7 +79,7 @@ def test_a_worse_model_does_not_take_production(built):
     project, _ = built
     client = _client(project)
     before = client.get_model_version_by_alias("captioner-lstm", "production")
-    assert client.get_run(before.run_id).data.metrics["test_bleu1"] > 0
+    assert client.get_run(before.run_id).data.metrics["test_bleu1"] > 0.3  # it learned something
     project.set_params(train={"lstm": {"fit": {"learning_rate": 0.0}}})  # learns nothing
     project.dvc("repro")
     latest = max(int(v.version) for v in client.search_model_versions("name='captioner-lstm'"))
