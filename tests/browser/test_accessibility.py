@@ -66,13 +66,27 @@ def tab_to(page: Page, element_id: str, limit: int = 30) -> list[dict]:
     pytest.fail(f"#{element_id} not reached with Tab; focus went through {[s['id'] for s in seen]}")
 
 
+def open_file_chooser_by_keyboard(page: Page):
+    """Space on the focused file input opens the chooser; headless Chromium now and then drops that
+    first activation, so Enter (the other key that opens it) is tried once more before failing."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for key, timeout in (("Space", 5_000), ("Enter", 10_000)):
+        try:
+            with page.expect_file_chooser(timeout=timeout) as chooser:
+                page.keyboard.press(key)
+            return chooser.value
+        except PlaywrightTimeout:
+            continue
+    pytest.fail("neither Space nor Enter on the focused file input opened the file chooser")
+
+
 def test_a_conversion_from_the_keyboard_alone_with_visible_focus(page: Page):
     page.goto("/")
     expect(page.locator("#model option:checked")).to_contain_text("version")  # the models are listed
     met = tab_to(page, "image-input")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files([png("keys.png", RED)])
+    chooser = open_file_chooser_by_keyboard(page)
+    chooser.set_files([png("keys.png", RED)])
     expect(page.locator("#preview-name")).to_contain_text("keys.png")
 
     met += tab_to(page, "model")
