@@ -30,14 +30,6 @@ class Vocabulary:
         """Read what ``save`` wrote."""
         return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
 
-    def vectorizer(self):
-        """A TextVectorization layer with this vocabulary (tokens split on whitespace, no standardising)."""
-        import keras
-
-        return keras.layers.TextVectorization(
-            standardize=None, split="whitespace", output_sequence_length=self.sequence_length,
-            vocabulary=self.tokens[2:])  # the layer adds padding and [UNK] itself
-
 
 def wrap(caption: str) -> str:
     """The caption between the start and end tokens, as the decoder sees it."""

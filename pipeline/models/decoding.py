@@ -69,33 +69,6 @@ def beam_decode(decoder, grid: tf.Tensor, max_length: int, start_id: int, end_id
     return tf.gather(tf.reshape(tokens, [batch, k, max_length]), best, batch_dims=1)
 
 
-def compile_greedy(decoder, max_length: int, start_id: int, end_id: int, cells: int, dim: int,
-                   jit: bool = False):
-    """Greedy decode of a batch of grids as one tf.function (fixed signature: no retracing)."""
-    spec = tf.TensorSpec([None, cells, dim], tf.float32)
-    return tf.function(lambda grid: greedy_decode(decoder, grid, max_length, start_id, end_id),
-                       input_signature=[spec], jit_compile=jit)
-
-
-def compile_beam(decoder, max_length: int, start_id: int, end_id: int, cells: int, dim: int,
-                 beam_width: int = 3, length_penalty: float = 0.7):
-    """Beam search of a batch of grids as one tf.function."""
-    spec = tf.TensorSpec([None, cells, dim], tf.float32)
-    return tf.function(lambda grid: beam_decode(decoder, grid, max_length, start_id, end_id, beam_width,
-                                                length_penalty), input_signature=[spec])
-
-
-def compile_captioner(encoder, decoder, max_length: int, start_id: int, end_id: int, image_size: int,
-                      jit: bool = False):
-    """One image (uint8 [1, S, S, 3]) to token ids: the encoder and the whole greedy loop in one graph."""
-    spec = tf.TensorSpec([None, image_size, image_size, 3], tf.uint8)
-
-    def caption(image):
-        return greedy_decode(decoder, encoder(image, training=False), max_length, start_id, end_id)
-
-    return tf.function(caption, input_signature=[spec], jit_compile=jit)
-
-
 def eager_greedy(encoder, decoder, image, max_length: int, start_id: int, end_id: int) -> list[int]:
     """The same decode step by step in Python (the slow baseline)."""
     memory, state = decoder.start(encoder(image, training=False))
@@ -107,3 +80,11 @@ def eager_greedy(encoder, decoder, image, max_length: int, start_id: int, end_id
         if word == end_id:
             break
     return tokens[0].numpy().tolist()
+
+
+def search(decoder, grid: tf.Tensor, max_length: int, start_id: int, end_id: int, beam_width: int = 1,
+           length_penalty: float = 0.7) -> tf.Tensor:
+    """Greedy decoding when ``beam_width`` is 1, else beam search: token ids [B, max_length]."""
+    if beam_width > 1:
+        return beam_decode(decoder, grid, max_length, start_id, end_id, beam_width, length_penalty)
+    return greedy_decode(decoder, grid, max_length, start_id, end_id)
