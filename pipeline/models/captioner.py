@@ -22,7 +22,7 @@ import pipeline.models.decoders  # noqa: F401  (registers the custom layers for 
 import pipeline.models.encoder  # noqa: F401
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
 from pipeline.images import to_rgb, upright
-from pipeline.models.decoding import beam_decode, greedy_decode
+from pipeline.models.decoding import search
 from pipeline.models.encoder import image_size_of
 
 Image.MAX_IMAGE_PIXELS = 50_000_000  # larger is refused as a decompression bomb
@@ -50,9 +50,7 @@ class Captioner:
 
         def caption_ids(images):
             grid = encoder(images, training=False)
-            if decoding.beam_width > 1:
-                return beam_decode(layer, grid, length, start, end, decoding.beam_width, decoding.length_penalty)
-            return greedy_decode(layer, grid, length, start, end)
+            return search(layer, grid, length, start, end, decoding.beam_width, decoding.length_penalty)
 
         self._compiled = tf.function(caption_ids, input_signature=[spec])
         self._lock = threading.Lock()

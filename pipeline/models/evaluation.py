@@ -15,7 +15,7 @@ from pipeline.data.vocabulary import Tokenizer
 from pipeline.metrics.bleu import corpus_bleu
 from pipeline.metrics.cider import corpus_cider_d
 from pipeline.metrics.content import content_scores
-from pipeline.models.decoding import beam_decode, greedy_decode
+from pipeline.models.decoding import search
 
 
 def load_scenes(path: Path) -> dict[str, Scene]:
@@ -33,14 +33,11 @@ def generate(decoder, grids: np.ndarray, tokenizer: Tokenizer, beam_width: int, 
     """Captions of cached grids and the seconds per image, with one compiled search."""
     length, start, end = tokenizer.vocabulary.sequence_length, tokenizer.start_id, tokenizer.end_id
     spec = tf.TensorSpec([None, *grids.shape[1:]], tf.float32)
-    if beam_width > 1:
-        search = tf.function(lambda g: beam_decode(decoder, g, length, start, end, beam_width, length_penalty),
-                             input_signature=[spec])
-    else:
-        search = tf.function(lambda g: greedy_decode(decoder, g, length, start, end), input_signature=[spec])
-    search(tf.constant(grids[:1], tf.float32))  # trace outside the timing
+    compiled = tf.function(lambda g: search(decoder, g, length, start, end, beam_width, length_penalty),
+                           input_signature=[spec])
+    compiled(tf.constant(grids[:1], tf.float32))  # trace outside the timing
     began = time.perf_counter()
-    ids = np.concatenate([search(tf.constant(grids[i:i + batch_size], tf.float32)).numpy()
+    ids = np.concatenate([compiled(tf.constant(grids[i:i + batch_size], tf.float32)).numpy()
                           for i in range(0, len(grids), batch_size)])
     seconds = (time.perf_counter() - began) / max(1, len(grids))
     return [tokenizer.decode(row) for row in ids], seconds
