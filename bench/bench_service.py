@@ -3,9 +3,9 @@
     python bench/bench_service.py [--clients 8] [--conversions 500] [--workers 2] [--threads 4]
                                   [--tracking-uri sqlite:////path/mlflow.db] [--format mp3]
 
-Without --tracking-uri it registers the STAND-IN models (tests/app/standin_models.py: mean colour to
-words) in a temporary MLflow store, so the figures measure the service (upload, decoding, speech,
-storage, HTTP), not a real captioner; pass the project's store to measure the real models.
+Without --tracking-uri it serves the project's own production models (the service's default store,
+``mlflow.db`` at the repository root) when both have a production version there; otherwise it trains
+the real tiny captioners of the tests (tests/tiny_models.py, about a minute) into a temporary store.
 Afterwards it checks that every answered conversion's audio and history entry exist, and prints a
 markdown table. Exits 1 on any error or missing result.
 """
@@ -28,14 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.app.gunicorn_server import serve  # noqa: E402
-from tests.app.standin_models import COLOURS  # noqa: E402
+
+MODELS = ("captioner-lstm", "captioner-transformer")
+COLOURS = [(0, 0, 0), (255, 255, 255), (128, 128, 128), (220, 30, 30), (30, 160, 60), (30, 60, 220),
+           (240, 220, 40), (245, 140, 30), (130, 50, 160), (245, 160, 190), (120, 75, 40)]  # fmt: skip
 
 
 def pictures(count: int = 24) -> list[tuple[str, bytes]]:
-    """Distinct 320x240 photos-to-be: JPEG and PNG in the palette's colours, with a stripe each."""
+    """Distinct 320x240 photos-to-be: JPEG and PNG in plain colours, with a stripe each."""
     out = []
     for i in range(count):
-        colour = list(COLOURS.values())[i % len(COLOURS)]
+        colour = COLOURS[i % len(COLOURS)]
         image = Image.new("RGB", (320, 240), colour)
         image.paste((i * 10 % 256, 128, 255 - i * 10 % 256), (0, i * 8, 320, i * 8 + 6))
         fmt = "JPEG" if i % 3 else "PNG"
@@ -47,8 +50,7 @@ def pictures(count: int = 24) -> list[tuple[str, bytes]]:
 
 def run(url: str, clients: int, conversions: int, fmt: str) -> tuple[list[float], list[dict], list[str]]:
     """``conversions`` POSTs spread over ``clients`` threads; latencies (ms), answers, errors."""
-    images = pictures()
-    models = ["captioner-lstm", "captioner-transformer"]
+    images, models = pictures(), MODELS
 
     def client(index: int) -> tuple[list[float], list[dict], list[str]]:
         latencies, answers, errors = [], [], []
@@ -94,6 +96,33 @@ def missing_results(url: str, answers: list[dict]) -> list[str]:
     return problems
 
 
+def project_store() -> str | None:
+    """The service's default store (the project's mlflow.db) if both models have a production version there."""
+    from app.config import DEFAULTS
+    from pipeline.tracking import PRODUCTION
+
+    uri = DEFAULTS["MLFLOW_TRACKING_URI"]
+    if not (ROOT / "mlflow.db").is_file():  # asking MLflow would create an empty one
+        return None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(uri, uri)
+    try:
+        for name in MODELS:
+            client.get_model_version_by_alias(name, PRODUCTION)
+    except MlflowException:
+        return None
+    return uri
+
+
+def tiny_store(folder: Path) -> str:
+    """A temporary store with the tests' real tiny captioners (trained now, about a minute)."""
+    from tests.tiny_models import build_bundles, make_store, register_both
+
+    return register_both(make_store(folder / "mlflow"), build_bundles(folder / "tiny")).uri
+
+
 def percentile(samples: list[float], q: float) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
 
@@ -105,15 +134,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--format", default="mp3", choices=["mp3", "wav"])
-    parser.add_argument("--tracking-uri", help="an MLflow store with the real models (default: stand-ins)")
+    parser.add_argument("--tracking-uri", help="an MLflow store with production versions of both models "
+                                               "(default: the project's mlflow.db, else tiny models trained now)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-service-") as folder:
-        tracking_uri, models = args.tracking_uri, "real models from " + str(args.tracking_uri)
+        tracking_uri = args.tracking_uri or project_store()
+        models = f"production models from {tracking_uri}"
         if tracking_uri is None:
-            from tests.app.standin_models import register_standins
-
-            tracking_uri, models = register_standins(Path(folder) / "mlflow").uri, "STAND-IN models (mean colour)"
+            tracking_uri, models = tiny_store(Path(folder)), "the tests' tiny models (tests/tiny_models.py)"
         with serve(tracking_uri, Path(folder) / "instance", workers=args.workers, threads=args.threads,
                    MODEL_POLL_SECONDS="0", HISTORY_RETENTION=str(args.conversions + 100)) as (url, _):  # fmt: skip
             run(url, args.clients, args.clients * 2, args.format)  # warm every worker and thread

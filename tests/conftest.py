@@ -1,4 +1,5 @@
-"""Fixtures shared by the test kinds: a throw-away copy of the project for real DVC runs."""
+"""Fixtures shared by the test kinds: a throw-away copy of the project for real DVC runs, and real tiny
+captioners in a temporary MLflow store for the service's and the browser's tests (built once per session)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
 from tests.http_fixtures import http_server_fixture  # noqa: F401  (registers the `http_server` fixture)
+
+if TYPE_CHECKING:  # tests.tiny_models imports MLflow: only the fixtures that need it load it
+    from tests.tiny_models import Captions, Store, TinyModel
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ("pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore")
@@ -40,19 +45,23 @@ class Project:
         """Run DVC (from this interpreter's environment) in the project."""
         return self.run(sys.executable, "-m", "dvc", *args, check=check)
 
+    def params(self) -> dict:
+        """The project's params.yaml as it is now."""
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
     def set_params(self, **sections: dict) -> None:
         """Merge nested values into params.yaml, e.g. ``set_params(download={"source": "flickr8k"})``."""
-        path = self.path / "params.yaml"
-        params = yaml.safe_load(path.read_text())
+        params = self.params()
         for section, values in sections.items():
-            _merge(params.setdefault(section, {}), values)
-        path.write_text(yaml.safe_dump(params, sort_keys=False))
+            merge(params.setdefault(section, {}), values)
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def _merge(into: dict, values: dict) -> None:
+def merge(into: dict, values: dict) -> None:
+    """Merge nested ``values`` into ``into``, key by key."""
     for key, value in values.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
+            merge(into[key], value)
         else:
             into[key] = value
 
@@ -79,3 +88,52 @@ def make_project(tmp_path: Path) -> Project:
 def project(tmp_path: Path) -> Project:
     """A fresh copy of the pipeline, a git and DVC repository, with a small embedded dataset."""
     return make_project(tmp_path)
+
+
+GIT_IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TinyModel]:
+    """Both decoders trained by the pipeline's own code on a tiny embedded dataset, once per session."""
+    from tests.tiny_models import build_bundles
+
+    return build_bundles(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def shared_store(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, TinyModel]) -> Store:
+    """A store for the tests that only read it: version 1 of each name (test BLEU-4 0.11 and 0.14), ``production``."""
+    from tests.tiny_models import make_store, register_both
+
+    return register_both(make_store(tmp_path_factory.mktemp("mlflow")), tiny_models,
+                         test_bleu4={"captioner-lstm": 0.11, "captioner-transformer": 0.14})  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def caption_of(shared_store: Store) -> Captions:
+    """``caption_of(picture_bytes, model)``: the caption the shared store's production version gives in this process."""
+    from tests.tiny_models import Captions
+
+    return Captions(shared_store.uri)
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The tiny pipeline after one `dvc repro`, committed; its MLflow store is ``env["MLFLOW_TRACKING_URI"]``.
+
+    Both decoders were trained for one epoch with learning rate 0 (they learned nothing), so a training job
+    that lets one of them learn (``{"decoder": ..., "learning_rate": 0.005, "epochs": 15}``) surely beats
+    its version in production and is promoted.
+    """
+    from tests.tiny_models import TINY
+
+    project = make_project(tmp_path_factory.mktemp("trained"))
+    project.set_params(**TINY)
+    project.set_params(train={"fit": {"epochs": 1}, **{decoder: {"fit": {"learning_rate": 0.0}}
+                                                       for decoder in ("lstm", "transformer")}})  # fmt: skip
+    project.env["MLFLOW_TRACKING_URI"] = f"sqlite:///{project.path / 'mlflow.db'}"
+    project.dvc("repro")
+    project.run("git", "add", "-A")
+    project.run("git", "commit", "-qm", "tiny pipeline with untrained decoders")
+    return project

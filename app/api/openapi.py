@@ -38,8 +38,11 @@ def _file(mime: str, description: str) -> dict[str, Any]:
 def _override_schema() -> dict[str, Any]:
     properties = {}
     for field, override in OVERRIDES.items():
+        where = f"params.yaml: {override.param}"
+        if override.per_decoder:
+            where += f", or {override.per_decoder} with decoder"
         schema: dict[str, Any] = {"type": {int: "integer", float: "number", str: "string"}[override.kind],
-                                  "description": f"params.yaml: {override.param}"}  # fmt: skip
+                                  "description": where}  # fmt: skip
         if override.choices:
             schema["enum"] = list(override.choices)
         if override.low is not None:

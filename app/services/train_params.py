@@ -1,6 +1,10 @@
 """The parameters a training request may override: one table, checked by type and range.
 
-Each entry maps a request field to a params.yaml path that ``dvc exp run -S path=value`` sets.
+Each entry maps a request field to a params.yaml path that ``dvc exp run -S ++path=value`` sets (``++``
+adds the key when params.yaml lacks it). The fit settings go to ``train.fit``, which both decoders share
+(where a decoder's own ``fit`` sets a key, such as the transformer's learning rate, its own value wins);
+with ``decoder`` they go to that decoder's own ``train.<decoder>.fit`` instead, so DVC retrains only it.
+``decoder`` cannot drop the other decoder from a run: ``evaluate`` in dvc.yaml reads both models' folders.
 Extend ``OVERRIDES`` when a stage gains a parameter; nothing else needs to change.
 """
 
@@ -23,6 +27,7 @@ class Override:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    per_decoder: str | None = None  # the path when a decoder is chosen, with "{decoder}" for it
 
     def check(self, field: str, value: Any) -> Any:
         """Return ``value`` if it has the right type and lies in range; else raise a 400 saying why."""
@@ -48,13 +53,17 @@ class InvalidOverride(ApiError):
     status, code = 400, "invalid_override"
 
 
-# The train/featurize/evaluate sections do not exist yet in params.yaml: their paths here are the planned ones.
+def _fit(key: str, kind: type, low: float, high: float) -> Override:
+    """A ``train.fit`` setting, or the chosen decoder's own (``train.<decoder>.fit``)."""
+    return Override(f"train.fit.{key}", kind, low, high, per_decoder=f"train.{{decoder}}.fit.{key}")
+
+
 OVERRIDES: dict[str, Override] = {
-    "epochs": Override("train.epochs", int, 1, 500),
-    "learning_rate": Override("train.learning_rate", float, 1e-6, 1.0),
-    "batch_size": Override("train.batch_size", int, 1, 1024),
-    "decoder": Override("train.decoder", str, choices=("lstm", "transformer")),
-    "seed": Override("train.seed", int, 0, 2**31 - 1),
+    "epochs": _fit("epochs", int, 1, 500),
+    "learning_rate": _fit("learning_rate", float, 1e-6, 1.0),
+    "batch_size": _fit("batch_size", int, 1, 1024),
+    "decoder": Override("train.{decoder}.fit", str, choices=("lstm", "transformer")),  # chooses where fit goes
+    "seed": _fit("seed", int, 0, 2**31 - 1),
     "dataset_size": Override("download.synthetic.num_images", int, 10, 100_000),
 }
 
@@ -68,12 +77,21 @@ def check_overrides(body: Any, table: Mapping[str, Override] = OVERRIDES) -> dic
     unknown = sorted(set(body) - set(table))
     if unknown:
         raise InvalidOverride(f"unknown parameter {', '.join(map(repr, unknown))}; allowed: {', '.join(table)}")
-    return {field: table[field].check(field, value) for field, value in body.items()}
+    checked = {field: table[field].check(field, value) for field, value in body.items()}
+    if "decoder" in checked and not any(table[field].per_decoder for field in checked):
+        scoped = ", ".join(field for field, override in table.items() if override.per_decoder)
+        raise InvalidOverride(f"decoder only says which decoder the fit settings apply to: give one of {scoped} "
+                              "with it")  # fmt: skip
+    return checked
 
 
 def dvc_set_arguments(overrides: Mapping[str, Any], table: Mapping[str, Override] = OVERRIDES) -> list[str]:
-    """``["-S", "train.epochs=3", ...]`` for checked overrides (one argument each: no shell ever sees them)."""
-    arguments: list[str] = []
+    """``["-S", "++train.fit.epochs=3", ...]`` for checked overrides (one argument each: no shell ever sees them)."""
+    decoder, arguments = overrides.get("decoder"), []
     for field, value in overrides.items():
-        arguments += ["-S", f"{table[field].param}={value}"]
+        override = table[field]
+        if field == "decoder":
+            continue
+        path = override.per_decoder.format(decoder=decoder) if decoder and override.per_decoder else override.param
+        arguments += ["-S", f"++{path}={value}"]
     return arguments

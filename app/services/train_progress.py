@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from app.services.db import iso
+from pipeline.tracking import JOB_TAG  # the pipeline tags a job's runs with its id
 
-JOB_TAG = "image_to_audio.job_id"  # MLflow run tag that ties a run to the job (set from $IMAGE_TO_AUDIO_JOB_ID)
 STAGE = re.compile(r"Running stage '([^']+)'")  # DVC
 EPOCH = re.compile(r"\bEpoch (\d+)/(\d+)")  # Keras
 LOG_WINDOW = 1024 * 1024  # bytes read from the end of a log

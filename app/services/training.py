@@ -28,6 +28,7 @@ from app.errors import ApiError
 from app.services import joblock, train_progress
 from app.services.db import connect, init_db
 from app.services.train_params import dvc_set_arguments
+from pipeline.tracking import JOB_ENV  # the job's id, for the pipeline to tag its MLflow runs with
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ CREATE TABLE IF NOT EXISTS train_jobs (
     mlflow_run_id TEXT, model_name TEXT, model_version TEXT, promoted INTEGER, promotion_reason TEXT
 );
 """
-JOB_ENV = "IMAGE_TO_AUDIO_JOB_ID"  # the training stage tags its MLflow run with this (train_progress.JOB_TAG)
 
 
 class TrainingBusy(ApiError):

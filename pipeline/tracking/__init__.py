@@ -5,6 +5,10 @@ import os
 EXPERIMENT = "image-to-audio"
 PRODUCTION = "production"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # at the repository root, artifacts under ./mlruns
+# A training job of the service sets JOB_ENV for its `dvc exp run`; the runs it starts carry the id as JOB_TAG,
+# so the service can find the run and model version the job made.
+JOB_ENV = "IMAGE_TO_AUDIO_JOB_ID"
+JOB_TAG = "image_to_audio.job_id"
 
 
 def tracking_uri() -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import keras
 import mlflow
 
-from pipeline.tracking import EXPERIMENT, tracking_uri
+from pipeline.tracking import EXPERIMENT, JOB_ENV, JOB_TAG, tracking_uri
 from pipeline.tracking.lineage import dvc_hashes, git_commit
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,15 @@ def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def start(run_name: str, params: dict[str, Any], data_paths: list[str]) -> mlflow.ActiveRun:
-    """A new run in the project's experiment, with params and lineage tags (git commit, DVC hashes)."""
+    """A new run in the project's experiment, with params and lineage tags (git commit, DVC hashes).
+
+    Started by a training job of the service (``$IMAGE_TO_AUDIO_JOB_ID`` set), the run is tagged with the job's
+    id; ``evaluate`` resumes the same run, so the model version it registers is found from the job too.
+    """
     mlflow.set_tracking_uri(tracking_uri())
     mlflow.set_experiment(EXPERIMENT)
-    run = mlflow.start_run(run_name=run_name)
+    job = {JOB_TAG: os.environ[JOB_ENV]} if os.environ.get(JOB_ENV) else {}
+    run = mlflow.start_run(run_name=run_name, tags=job or None)
     mlflow.log_params(flatten(params))
     mlflow.set_tags({**git_commit(), **dvc_hashes(data_paths)})
     return run

@@ -6,13 +6,13 @@ from tests.app.gunicorn_server import serve
 from tests.app.pictures import GREEN, bomb, picture
 
 
-def test_gunicorn_serves_and_survives_bad_input(shared_store, tmp_path):
+def test_gunicorn_serves_and_survives_bad_input(shared_store, caption_of, tmp_path):
     with serve(shared_store.uri, tmp_path / "instance", workers=2, MODEL_POLL_SECONDS="0") as (url, log_path):
         def convert(data, **fields):
             return requests.post(f"{url}/api/convert", files={"image": ("p.png", data)}, data=fields, timeout=30)
 
         good = convert(picture("PNG", GREEN), format="wav")
-        assert good.status_code == 200 and good.json()["caption"] == "a green image"
+        assert good.status_code == 200 and good.json()["caption"] == caption_of(picture("PNG", GREEN))
         audio = requests.get(url + good.json()["audio_url"], timeout=10)
         assert audio.status_code == 200 and audio.headers["Content-Type"] == "audio/wav"
         assert audio.content[:4] == b"RIFF"
@@ -27,6 +27,7 @@ def test_gunicorn_serves_and_survives_bad_input(shared_store, tmp_path):
 
         again = convert(picture("PNG", GREEN), model="captioner-transformer")
         assert again.status_code == 200 and again.json()["model"]["name"] == "captioner-transformer"
+        assert again.json()["caption"] == caption_of(picture("PNG", GREEN), "captioner-transformer")
         assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
         assert requests.get(f"{url}/api/history", timeout=10).json()["total"] == 2
 

@@ -2,39 +2,51 @@
 
 import io
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from tests.app.pictures import BLUE, GREEN, RED, YELLOW, picture
 
 
-def test_history_is_newest_first_and_paged(client, convert):
-    ids = [convert(picture("PNG", colour)).json["id"] for colour in (RED, GREEN, BLUE)]
+def test_history_is_newest_first_and_paged(make_app, caption_of):
+    client = make_app().test_client()  # an empty history of its own
+    pictures = [picture("PNG", colour) for colour in (RED, GREEN, BLUE)]
+    ids = [client.post("/api/convert", data={"image": (io.BytesIO(data), "p.png")}).json["id"] for data in pictures]
     first = client.get("/api/history?per_page=2").json
     assert [item["id"] for item in first["items"]] == ids[:0:-1]
     assert (first["page"], first["per_page"], first["total"], first["pages"]) == (1, 2, 3, 2)
     second = client.get("/api/history?per_page=2&page=2").json
     assert [item["id"] for item in second["items"]] == [ids[0]]
     item = second["items"][0]
-    assert item["caption"] == "a red image" and item["model"] == {"name": "captioner-lstm", "version": "1"}
+    assert item["caption"] == caption_of(pictures[0]) and item["model"] == {"name": "captioner-lstm", "version": "1"}
     assert item["audio_url"] == f"/api/results/{ids[0]}/audio" and item["created_at"].endswith("+00:00")
     assert client.get("/api/history?page=9").json["items"] == []
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=0", "per_page=101", "per_page=-1"])
-def test_bad_paging_gets_400(client, query):
+@pytest.mark.parametrize(("query", "message"), [
+    ("page=0", "page must be an integer from 1 to"),
+    ("page=x", "page must be an integer from 1 to"),
+    ("per_page=0", "per_page must be an integer from 1 to 100, not '0'"),
+    ("per_page=101", "per_page must be an integer from 1 to 100, not '101'"),
+    ("per_page=-1", "per_page must be an integer from 1 to 100"),
+])  # fmt: skip
+def test_bad_paging_gets_400(client, still_serving, query, message):
     answer = client.get(f"/api/history?{query}")
     assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_query"
+    assert message in answer.json["error"]["message"]
+    still_serving()
 
 
-def test_delete_removes_the_entry_and_its_files(app, client, convert, tmp_path):
+def test_delete_removes_the_entry_and_its_files(app, client, convert):
     keep, gone = convert().json["id"], convert().json["id"]
     answer = client.delete(f"/api/history/{gone}")
     assert answer.status_code == 200 and answer.json == {"success": True, "id": gone}
-    assert [item["id"] for item in client.get("/api/history").json["items"]] == [keep]
+    listed = [item["id"] for item in client.get("/api/history?per_page=100").json["items"]]
+    assert keep in listed and gone not in listed
     for kind in ("image", "audio", "caption", "zip"):
         assert client.get(f"/api/results/{gone}/{kind}").status_code == 404
-    assert not (tmp_path / "instance" / "results" / gone).exists()
+    assert not (Path(app.instance_path) / "results" / gone).exists()
     assert client.delete(f"/api/history/{gone}").status_code == 404
     assert client.get(f"/api/results/{keep}/audio").status_code == 200
 

@@ -1,12 +1,18 @@
 """POST /api/train and GET /api/train/<job_id>: auth, the override whitelist, and real background jobs."""
 
+import io
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 
+from pipeline.tracking import JOB_TAG
 from tests.app.conftest import TOKEN
+from tests.app.pictures import BLUE, picture
+from tests.conftest import GIT_IDENTITY
+from tests.tiny_models import NAMES, Captions
 
 
 def wait_for(client, job_id, headers, timeout=90.0):
@@ -27,12 +33,15 @@ def wait_for(client, job_id, headers, timeout=90.0):
     ({"Authorization": "Bearer wrong-token"}, 403, "forbidden"),
     ({"Authorization": f"Bearer {TOKEN}x"}, 403, "forbidden"),
 ])  # fmt: skip
-def test_training_needs_the_admin_token(client, headers, status, code):
+def test_training_needs_the_admin_token(client, still_serving, headers, status, code):
     for answer in (client.post("/api/train", json={"epochs": 1}, headers=headers),
-                   client.get("/api/train/" + "0" * 32, headers=headers)):
+                   client.get("/api/train/" + "0" * 32, headers=headers),
+                   client.post("/api/models/reload", headers=headers)):
         assert answer.status_code == status and answer.json["error"]["code"] == code
+        assert ("admin token" if status == 403 else "Bearer") in answer.json["error"]["message"]
     if status == 401:
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    still_serving()
 
 
 def test_without_a_configured_token_training_is_off(make_app, monkeypatch):
@@ -52,18 +61,37 @@ def test_without_a_configured_token_training_is_off(make_app, monkeypatch):
     ({"epochs": 10**9}, "from 1 to 500"),
     ({"learning_rate": 5}, "learning_rate must be a number from 1e-06 to 1"),
     ({"learning_rate": -0.1}, "learning_rate"),
-    ({"decoder": "gru"}, "one of lstm, transformer"),
-    ({"decoder": "lstm; rm -rf /"}, "one of lstm, transformer"),
+    ({"batch_size": 0}, "batch_size must be an integer from 1 to 1024"),
+    ({"seed": -1}, "seed must be an integer from 0 to"),
+    ({"decoder": "gru", "epochs": 2}, "one of lstm, transformer"),
+    ({"decoder": "lstm; rm -rf /", "epochs": 2}, "one of lstm, transformer"),
+    ({"decoder": "lstm"}, "decoder only says which decoder the fit settings apply to: give one of epochs, "
+                          "learning_rate, batch_size, seed"),
+    ({"decoder": "transformer", "dataset_size": 100}, "give one of epochs"),
     ({"dataset_size": 5}, "from 10 to 100000"),
     ({"epochs": 1, "cmd": "sh"}, "unknown parameter 'cmd'; allowed: epochs, learning_rate"),
-    ({"train.epochs": 1}, "unknown parameter"),
+    ({"train.fit.epochs": 1}, "unknown parameter"),
+    ({"++train.fit.epochs": 1}, "unknown parameter"),
     ([1, 2], "JSON object"),
     ("epochs", "JSON object"),
 ])  # fmt: skip
-def test_bad_overrides_get_400(client, admin_headers, body, words):
+def test_bad_overrides_get_400(client, admin_headers, still_serving, body, words):
     answer = client.post("/api/train", json=body, headers=admin_headers)
     assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_override"
     assert words in answer.json["error"]["message"]
+    still_serving()
+
+
+@pytest.mark.parametrize(("body", "arguments"), [
+    ({"epochs": 3, "learning_rate": 0.001}, ["++train.fit.epochs=3", "++train.fit.learning_rate=0.001"]),
+    ({"decoder": "lstm", "batch_size": 32, "seed": 7}, ["++train.lstm.fit.batch_size=32", "++train.lstm.fit.seed=7"]),
+    ({"dataset_size": 20, "decoder": "transformer", "learning_rate": 1e-6},
+     ["++download.synthetic.num_images=20", "++train.transformer.fit.learning_rate=1e-06"]),
+])  # fmt: skip
+def test_overrides_become_one_set_param_each(body, arguments):
+    from app.services.train_params import check_overrides, dvc_set_arguments
+
+    assert dvc_set_arguments(check_overrides(body)) == [part for argument in arguments for part in ("-S", argument)]
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b'{"learning_rate": NaN}', b'{"learning_rate": Infinity}'])
@@ -72,30 +100,70 @@ def test_invalid_json_gets_400(client, admin_headers, raw):
     assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_override"
 
 
-def test_a_job_runs_in_the_background_and_ends_in_a_served_model_version(make_app, store, admin_headers):
-    app = make_app(store)
+def test_a_real_training_job_ends_in_a_new_served_model_version(make_app, trained_project, admin_headers,
+                                                                 monkeypatch):  # fmt: skip
+    """`dvc exp run` of the tiny pipeline through the API: the transformer learns and beats its untrained version."""
+    from mlflow import MlflowClient
+
+    for key in GIT_IDENTITY:  # `dvc exp run` commits the experiment
+        monkeypatch.setenv(key, trained_project.env[key])
+    uri = trained_project.env["MLFLOW_TRACKING_URI"]
+    registry = MlflowClient(uri, uri)
+
+    def production(name: str):
+        return registry.get_model_version_by_alias(name, "production")
+
+    before = {name: str(production(name).version) for name in NAMES}
+    app = make_app(uri, TRAIN_COMMAND=[sys.executable, "-m", "dvc", "exp", "run"], TRAIN_CWD=str(trained_project.path))
     client = app.test_client()
-    answer = client.post("/api/train", json={"epochs": 3, "decoder": "transformer", "learning_rate": 0.001},
-                         headers=admin_headers)  # fmt: skip
+
+    overrides = {"decoder": "transformer", "learning_rate": 0.005, "epochs": 15}
+    answer = client.post("/api/train", json=overrides, headers=admin_headers)
     assert answer.status_code == 202, answer.json
     job = answer.json
     assert job["status"] == "running" and job["estimated_time"] == 900  # no past job yet: the setting
     assert answer.headers["Location"] == f"/api/train/{job['job_id']}"
 
-    status = wait_for(client, job["job_id"], admin_headers)
-    assert status["status"] == "succeeded", status
-    assert status["exit_code"] == 0 and status["error"] is None
-    assert status["params"] == {"epochs": 3, "decoder": "transformer", "learning_rate": 0.001}
-    assert status["stage"] == "evaluate" and status["epoch"] == {"current": 3, "total": 3}
-    assert "Epoch 3/3" in status["log_tail"] and status["log_tail"][-1] == "registered captioner-transformer version 2"
-    assert status["model"] == {"name": "captioner-transformer", "version": "2"} and status["promoted"] is True
-    assert len(status["mlflow_run_id"]) == 32
-    served = {m["name"]: m["version"] for m in client.get("/api/models").json["models"]}
-    assert served == {"captioner-lstm": "1", "captioner-transformer": "2"}  # reloaded when the job ended
+    status = wait_for(client, job["job_id"], admin_headers, timeout=900)
+    assert status["status"] == "succeeded", status["log_tail"]
+    assert status["exit_code"] == 0 and status["error"] is None and status["params"] == overrides
+    log = app.extensions["training"].log_path(job["job_id"]).read_text()
+    assert "Running stage 'train@transformer'" in log and "Running stage 'evaluate'" in log
+    assert "Running stage 'train@lstm'" not in log and "Running stage 'featurize'" not in log  # only what changed
+    assert status["stage"] == "evaluate" and status["epoch"] == {"current": 15, "total": 15}
 
-    second = client.post("/api/train", json={"epochs": 6}, headers=admin_headers).json
-    assert second["estimated_time"] == pytest.approx(2 * status["elapsed"], rel=0.2)  # per epoch, from the past
-    assert wait_for(client, second["job_id"], admin_headers)["model"] == {"name": "captioner-lstm", "version": "2"}
+    new = production("captioner-transformer")
+    version = str(new.version)
+    assert version != before["captioner-transformer"]
+    assert status["model"] == {"name": "captioner-transformer", "version": version}
+    assert status["promoted"] is True and "beats" in status["promotion_reason"]
+    assert status["mlflow_run_id"] == new.run_id
+    run = registry.get_run(new.run_id)
+    assert run.data.tags[JOB_TAG] == job["job_id"]
+    assert (run.data.params["train.fit.learning_rate"], run.data.params["train.fit.epochs"]) == ("0.005", "15")
+    assert trained_project.params()["train"]["transformer"]["fit"] == {"learning_rate": 0.005, "epochs": 15}
+    assert trained_project.params()["train"]["fit"]["epochs"] == 1  # train.fit, which the lstm trains with, is not
+    assert str(production("captioner-lstm").version) == before["captioner-lstm"]
+
+    served = {m["name"]: m["version"] for m in client.get("/api/models").json["models"]}
+    assert served == {"captioner-lstm": before["captioner-lstm"], "captioner-transformer": version}
+    data = picture("PNG", BLUE)  # reloaded when the job ended: the new version answers
+    body = client.post("/api/convert", data={"image": (io.BytesIO(data), "b.png"),
+                                             "model": "captioner-transformer"}).json  # fmt: skip
+    assert body["model"] == {"name": "captioner-transformer", "version": version}
+    assert body["caption"] == Captions(uri, ["captioner-transformer"])(data, "captioner-transformer")
+
+    again = make_app(instance=Path(app.instance_path)).test_client()  # the estimate comes from the past job
+    second = client_post_and_wait(again, {"epochs": 30}, admin_headers)
+    assert second["estimated_time"] == pytest.approx(2 * status["elapsed"], rel=0.1)  # per epoch
+
+
+def client_post_and_wait(client, body, headers):
+    """POST a job and wait for it; the POST's answer."""
+    answer = client.post("/api/train", json=body, headers=headers)
+    assert answer.status_code == 202, answer.json
+    wait_for(client, answer.json["job_id"], headers)
+    return answer.json
 
 
 def test_one_job_at_a_time(make_app, admin_headers):
@@ -127,7 +195,7 @@ def test_a_failing_job_says_so(make_app, admin_headers):
 
 
 def test_a_real_dvc_experiment_runs_with_the_overrides(make_app, project, admin_headers, monkeypatch):
-    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+    for key in GIT_IDENTITY:
         monkeypatch.setenv(key, project.env[key])
     project.run("git", "add", "-A")
     project.run("git", "commit", "-qm", "pipeline")
@@ -138,7 +206,7 @@ def test_a_real_dvc_experiment_runs_with_the_overrides(make_app, project, admin_
     status = wait_for(client, job_id, admin_headers, timeout=120)
     assert status["status"] == "succeeded", status["log_tail"]
     assert status["stage"] == "download" and "Ran experiment" in "\n".join(status["log_tail"])
-    assert status["mlflow_run_id"] is None and status["model"] is None  # no stage logs to MLflow yet
+    assert status["mlflow_run_id"] is None and status["model"] is None  # download logs nothing to MLflow
     params = yaml.safe_load((project.path / "params.yaml").read_text())
     assert params["download"]["synthetic"]["num_images"] == 20
 

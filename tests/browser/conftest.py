@@ -21,8 +21,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from app import create_app
-from tests.app.conftest import STANDIN_TRAIN, TOKEN
-from tests.app.standin_models import Store, register_standins
+from tests.app.conftest import settings
+from tests.conftest import GIT_IDENTITY
+from tests.tiny_models import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -42,11 +43,9 @@ class Site:
     app: Flask
 
 
-def build_app(store: Store, instance: Path, **config: object) -> Flask:
-    """The app as tests/app builds it (stand-in models, espeak, stand-in training), in ``instance``."""
-    return create_app({"TESTING": True, "MLFLOW_TRACKING_URI": store.uri, "ADMIN_TOKEN": TOKEN,
-                       "MODEL_POLL_SECONDS": 0, "TRAIN_COMMAND": [sys.executable, str(STANDIN_TRAIN)],
-                       "SPEECH_ENGINE": "espeak", **config}, instance_path=instance)  # fmt: skip
+def build_app(store: Store | str, instance: Path, **config: object) -> Flask:
+    """The app as tests/app builds it (real tiny captioners, espeak), in ``instance``."""
+    return create_app(settings(store, **config), instance_path=instance)
 
 
 @contextlib.contextmanager
@@ -64,23 +63,28 @@ def serve(app: Flask) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="session")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """A store of the browser tests' own (the admin test promotes versions in it)."""
-    return register_standins(tmp_path_factory.mktemp("browser-mlflow"))
-
-
-@pytest.fixture(scope="session")
-def site(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """The app over the stand-in models, for the whole session."""
-    with serve(build_app(store, tmp_path_factory.mktemp("browser-instance"))) as served:
+def site(shared_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The app over the shared store's tiny captioners (``caption_of`` gives their captions), for the whole session."""
+    with serve(build_app(shared_store, tmp_path_factory.mktemp("browser-instance"))) as served:
         yield served
 
 
 @pytest.fixture(scope="session")
-def empty_site(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def empty_site(shared_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The app serving an alias no version has yet: no model is ready."""
     instance = tmp_path_factory.mktemp("browser-empty-instance")
-    with serve(build_app(store, instance, MODEL_ALIAS="not-promoted-yet")) as served:
+    with serve(build_app(shared_store, instance, MODEL_ALIAS="not-promoted-yet")) as served:
+        yield served
+
+
+@pytest.fixture
+def training_site(trained_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    """The app on the trained project's store, whose training jobs are real `dvc exp run`s in that project."""
+    for key in GIT_IDENTITY:  # `dvc exp run` commits the experiment
+        monkeypatch.setenv(key, trained_project.env[key])
+    app = build_app(trained_project.env["MLFLOW_TRACKING_URI"], tmp_path / "instance",
+                    TRAIN_COMMAND=[sys.executable, "-m", "dvc", "exp", "run"], TRAIN_CWD=str(trained_project.path))
+    with serve(app) as served:
         yield served
 
 
@@ -115,6 +119,11 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
 @pytest.fixture
 def empty_page(browser: Browser, empty_site: Site) -> Iterator[Page]:
     yield from open_page(browser, empty_site)
+
+
+@pytest.fixture
+def training_page(browser: Browser, training_site: Site) -> Iterator[Page]:
+    yield from open_page(browser, training_site)
 
 
 @pytest.fixture(scope="session")

@@ -31,10 +31,11 @@ def landscape() -> bytes:
     return buffer.getvalue()
 
 
-def test_a_screenshot_after_a_conversion(page: Page, tmp_path):
+def test_a_screenshot_after_a_conversion(page: Page, tmp_path, caption_of):
+    lemon, sailing = png("lemon.png", YELLOW), {"name": "sailing.jpg", "mimeType": "image/jpeg", "buffer": landscape()}
     page.goto("/")
-    convert(page, png("lemon.png", YELLOW), "a yellow image")
-    convert(page, {"name": "sailing.jpg", "mimeType": "image/jpeg", "buffer": landscape()}, "a blue image")
+    convert(page, lemon, caption_of(lemon["buffer"]))
+    convert(page, sailing, caption_of(sailing["buffer"]))
     page.wait_for_function("() => [...document.images].every((img) => img.hidden || img.complete)")
     page.wait_for_function("() => document.getElementById('player').duration > 0")
     expect(page.locator("#convert-status")).to_contain_text("Done in")
