@@ -11,12 +11,6 @@ from pipeline.config import load_params
 from pipeline.files import atomic_write_json, atomic_write_text
 from pipeline.stage import run
 
-DESCRIPTIONS = {
-    "lstm": "CNN encoder with an LSTM decoder attending over the feature grid (Show, Attend and Tell); the default",
-    "transformer": "CNN encoder, a Transformer encoder over the feature grid and a Transformer decoder; experimental",
-}
-
-
 def main() -> None:
     """Parse the declared paths, read ``evaluate`` params, write metrics, plots and samples, register models."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -41,7 +35,7 @@ def main() -> None:
     from pipeline.models.evaluation import generate, load_scenes, sample_sheet, score
     from pipeline.models.features import load_grids
     from pipeline.models.inputs import load_splits, load_tokenizer
-    from pipeline.models.pyfunc import log_captioner
+    from pipeline.models.pyfunc import describe, log_captioner
     from pipeline.tracking import runs
     from pipeline.tracking.registry import promote_if_better
 
@@ -79,9 +73,7 @@ def main() -> None:
             mlflow.log_artifact(str(sheet), "samples")
             mlflow.log_dict({"captions": dict(zip(names, served))}, "predictions/test.json")
             Captioner(encoder, model, tokenizer.vocabulary, decoding).save(Path(tmp) / "captioner")
-            info = {"decoder": kind, "description": DESCRIPTIONS[kind],
-                    "architecture": f"{encoder.name} {list(encoder.output_shape[1:])} grid + {kind} decoder",
-                    "decoding": f"beam {decoding.beam_width}" if decoding.beam_width > 1 else "greedy"}
+            info = describe(kind, encoder.name, encoder.output_shape[1:], decoding.beam_width)
             logged = log_captioner(Path(tmp) / "captioner", info, registered_name=f"captioner-{kind}")
             decision = promote_if_better(MlflowClient(), f"captioner-{kind}", int(logged.registered_model_version),
                                          f"test_{gate_metric}", metrics[gate_metric])

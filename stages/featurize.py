@@ -19,23 +19,17 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params("featurize")
 
-    import keras
-
     from pipeline.files import atomic_dir
-    from pipeline.models.encoder import build_encoder, build_pretrained_encoder
     from pipeline.models.features import save_grids
     from pipeline.models.inputs import load_splits, load_tokenizer
-    from pipeline.models.training import Fit, extract, train_encoder
+    from pipeline.models.training import extract, make_encoder
+    from pipeline.runtime import configure
 
-    keras.utils.set_random_seed(int(params["seed"]))
+    configure(load_params("runtime"))
     tokenizer = load_tokenizer(args.processed)
     splits = load_splits(args.processed, tokenizer)
-    began, history = time.perf_counter(), {}
-    if params["encoder"] == "cnn":
-        encoder = build_encoder(int(params["image_size"]), tuple(params["widths"]), int(params["feature_dim"]))
-        history = train_encoder(encoder, splits, tokenizer, Fit(**params["fit"]), **params["head"])
-    else:  # a keras.applications network, ImageNet weights unless `weights: null`
-        encoder = build_pretrained_encoder(params["encoder"], params.get("weights"))
+    began = time.perf_counter()
+    encoder, history = make_encoder(params, splits, tokenizer)
     trained = time.perf_counter()
     with atomic_dir(args.features) as tmp:
         for split, data in splits.items():

@@ -32,7 +32,10 @@ def main() -> None:
     from pipeline.models.features import load_grids
     from pipeline.models.inputs import load_splits, load_tokenizer
     from pipeline.models.training import Fit, train_decoder
+    from pipeline.runtime import configure
     from pipeline.tracking import runs
+
+    configure(load_params("runtime"))
 
     tokenizer = load_tokenizer(args.processed)
     splits = load_splits(args.processed, tokenizer)

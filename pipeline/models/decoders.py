@@ -30,7 +30,7 @@ class LSTMDecoder(layers.Layer):
         self.cell = layers.LSTMCell(units, name="lstm_cell")
         self.dropout = layers.Dropout(dropout)
         self.deep_out = layers.Dense(embed_dim, name="deep_out")
-        self.logits = layers.Dense(vocab_size, name="logits")
+        self.logits = layers.Dense(vocab_size, dtype="float32", name="logits")  # float32 under mixed precision
 
     def start(self, grid):
         """Projected keys (memory) and the initial (h, c) from the mean feature."""
@@ -87,7 +87,7 @@ class TransformerDecoder(layers.Layer):
                                for i in range(decoder_layers)]
         self.encoder_norm = layers.LayerNormalization(name="encoder_norm")
         self.final_norm = layers.LayerNormalization(name="final_norm")
-        self.logits = layers.Dense(vocab_size, name="logits")
+        self.logits = layers.Dense(vocab_size, dtype="float32", name="logits")  # float32 under mixed precision
 
     def encode(self, grid, training=None):
         x = self.grid_proj(grid) + self.cell_position(ops.arange(self.num_cells))[None]

@@ -110,13 +110,26 @@ def content_targets(captions: tf.Tensor, words: np.ndarray, vocab_size: int) -> 
     return tf.cast(tf.gather(tf.reduce_mean(hot, axis=1), words, axis=1) >= 0.5, tf.float32)
 
 
-def caption_dataset(grids: np.ndarray, captions: np.ndarray, batch: int, shuffle: bool, seed: int) -> tf.data.Dataset:
-    """((grid, caption prefix), caption suffix), one example per caption; grids gathered by image index."""
+def caption_dataset(grids: np.ndarray, captions: np.ndarray, batch: int, shuffle: bool, seed: int,
+                    per_image: int = 0) -> tf.data.Dataset:
+    """((grid, caption prefix), caption suffix), one example per caption; grids gathered by image index.
+
+    With ``per_image`` k (0 < k < captions per image), each pass draws k of an image's captions afresh:
+    an epoch costs k/5 of a full one and, over epochs, still sees every phrasing.
+    """
     table = tf.constant(grids, tf.float32)
     n, c, _ = captions.shape
-    index = np.repeat(np.arange(n), c).astype(np.int32)
-    ds = tf.data.Dataset.from_tensor_slices((index, captions.reshape(n * c, -1)))
-    if shuffle:
-        ds = ds.shuffle(n * c, seed=seed, reshuffle_each_iteration=True)
+    if per_image and per_image < c:
+        texts = tf.constant(captions)
+        ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True) if shuffle else \
+            tf.data.Dataset.range(n)
+        ds = ds.map(lambda i: (tf.fill([per_image], tf.cast(i, tf.int32)),
+                               tf.gather(texts[i], tf.random.shuffle(tf.range(c), seed=seed)[:per_image])))
+        ds = ds.unbatch()
+    else:
+        index = np.repeat(np.arange(n), c).astype(np.int32)
+        ds = tf.data.Dataset.from_tensor_slices((index, captions.reshape(n * c, -1)))
+        if shuffle:
+            ds = ds.shuffle(n * c, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch).map(lambda i, s: ((tf.gather(table, i), s[:, :-1]), s[:, 1:]))
     return ds.prefetch(tf.data.AUTOTUNE)

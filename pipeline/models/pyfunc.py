@@ -12,6 +12,10 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 log = logging.getLogger(__name__)
+DESCRIPTIONS = {
+    "lstm": "CNN encoder with an LSTM decoder attending over the feature grid (Show, Attend and Tell); the default",
+    "transformer": "CNN encoder, a Transformer encoder over the feature grid and a Transformer decoder; experimental",
+}
 SIGNATURE = ModelSignature(inputs=Schema([ColSpec("binary", "image")]), outputs=Schema([ColSpec("string")]))
 
 
@@ -37,6 +41,13 @@ class CaptionerModel(mlflow.pyfunc.PythonModel):
         """One caption per row of the binary column ``image`` (base64 text is accepted too)."""
         blobs = [base64.b64decode(v) if isinstance(v, str) else bytes(v) for v in model_input["image"]]
         return self.captioner.caption_bytes(blobs)
+
+
+def describe(kind: str, encoder_name: str, grid_shape: tuple[int, ...], beam_width: int) -> dict[str, str]:
+    """The ``info`` logged with a captioner: decoder, description, architecture, decoding (the service shows it)."""
+    return {"decoder": kind, "description": DESCRIPTIONS[kind],
+            "architecture": f"{encoder_name} {list(grid_shape)} grid + {kind} decoder",
+            "decoding": f"beam {beam_width}" if beam_width > 1 else "greedy"}
 
 
 def log_captioner(bundle: Path, info: dict, registered_name: str | None = None):

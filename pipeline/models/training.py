@@ -12,7 +12,7 @@ from keras import ops
 
 from pipeline.data.vocabulary import Tokenizer
 from pipeline.models.decoders import TransformerDecoder, build_decoder, caption_model, masked_accuracy, masked_loss
-from pipeline.models.encoder import image_size_of
+from pipeline.models.encoder import build_encoder, build_pretrained_encoder, image_size_of
 from pipeline.models.inputs import Split, caption_dataset, consistent_words, content_targets, flip_augmenter, image_dataset
 
 log = logging.getLogger(__name__)
@@ -20,13 +20,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Fit:
-    """How to fit: epochs, batch, peak learning rate, early-stopping patience, seed."""
+    """How to fit: epochs, batch, peak learning rate, early-stopping patience, seed; for the decoders, how
+    many of an image's captions an epoch draws (0: all)."""
 
     epochs: int
     batch_size: int
     learning_rate: float
     patience: int
     seed: int
+    captions_per_image: int = 0
 
 
 def schedule(peak: float, steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -64,7 +66,7 @@ def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tok
     caption = head([ops.repeat(grid, head_captions, axis=0), tokens])  # the CNN runs once per image
     words = consistent_words(splits["train"].captions, tokenizer.size, (tokenizer.start_id, tokenizer.end_id))
     log.info("content words for the encoder: %s", " ".join(tokenizer.vocabulary.tokens[i] for i in words))
-    bow = keras.layers.Dense(len(words), name="bow")(keras.layers.GlobalMaxPooling1D(name="pool")(grid))
+    bow = keras.layers.Dense(len(words), dtype="float32", name="bow")(keras.layers.GlobalMaxPooling1D(name="pool")(grid))
     model = keras.Model([image, tokens], {"caption": caption, "bow": bow}, name="encoder_training")
 
     def pick(images, captions, training):
@@ -88,6 +90,16 @@ def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tok
                 loss_weights={"caption": 1.0, "bow": bow_weight}, metrics={"caption": [masked_accuracy]})
 
 
+def make_encoder(params: dict, splits: dict[str, Split], tokenizer: Tokenizer) -> tuple[keras.Model, dict]:
+    """The encoder the ``featurize`` params ask for, and its training history: the cnn trained here, or a
+    frozen ``keras.applications`` network (ImageNet weights unless ``weights: null``) with no history."""
+    if params["encoder"] != "cnn":
+        return build_pretrained_encoder(params["encoder"], params.get("weights")), {}
+    keras.utils.set_random_seed(int(params["seed"]))
+    encoder = build_encoder(int(params["image_size"]), tuple(params["widths"]), int(params["feature_dim"]))
+    return encoder, train_encoder(encoder, splits, tokenizer, Fit(**params["fit"]), **params["head"])
+
+
 def extract(encoder: keras.Model, paths: list[str], batch_size: int = 128) -> np.ndarray:
     """Feature grids [N, cells, dim] of the images, through the same decode and resize as training."""
     ds = image_dataset(paths, image_size_of(encoder), batch_size)
@@ -103,8 +115,10 @@ def train_decoder(kind: str, grids: dict[str, np.ndarray], splits: dict[str, Spl
     length = tokenizer.vocabulary.sequence_length
     decoder = build_decoder(kind, tokenizer.size, cells, length, **sizes)
     model = caption_model(decoder, cells, dim, length - 1, name=f"{kind}_captioner")
-    train = caption_dataset(grids["train"], splits["train"].captions, fit.batch_size, True, fit.seed)
+    train = caption_dataset(grids["train"], splits["train"].captions, fit.batch_size, True, fit.seed,
+                            fit.captions_per_image)
     dev = caption_dataset(grids["dev"], splits["dev"].captions, 512, False, fit.seed)
-    steps = int(np.ceil(splits["train"].captions.shape[0] * splits["train"].captions.shape[1] / fit.batch_size))
+    images, per_image = splits["train"].captions.shape[:2]
+    steps = int(np.ceil(images * min(fit.captions_per_image or per_image, per_image) / fit.batch_size))
     history = _fit(model, train, dev, fit, steps, "val_loss", masked_loss, callbacks, metrics=[masked_accuracy])
     return model, history

@@ -133,3 +133,22 @@ def test_consistent_words_keep_what_annotators_agree_on():
     assert words.tolist() == [4, 6]
     targets = content_targets(tf.constant(captions[[0, 10]]), words, 7).numpy()
     assert targets.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_caption_sampling_draws_k_of_each_images_captions_afresh_each_epoch():
+    from pipeline.models.inputs import caption_dataset
+
+    n, c = 6, 5
+    captions = (np.arange(n)[:, None, None] * 10 + np.arange(c)[None, :, None] + np.zeros((1, 1, 4))).astype("int32")
+    grids = np.arange(n, dtype="float32")[:, None, None] * np.ones((1, 2, 3), "float32")
+    ds = caption_dataset(grids, captions, 4, True, seed=1, per_image=2)
+    epochs = []
+    for _ in range(3):
+        seen = [(int(g[0, 0]), int(t[0])) for (gs, ts), _ in ds for g, t in zip(gs.numpy(), ts.numpy())]
+        assert len(seen) == n * 2  # two captions of every image per epoch
+        assert all(caption // 10 == image for image, caption in seen)  # each with its own image's grid
+        assert all(sum(1 for i, _ in seen if i == image) == 2 for image in range(n))
+        epochs.append(sorted(seen))
+    assert epochs[0] != epochs[1] or epochs[1] != epochs[2]  # a fresh draw, not the same two each time
+    full = caption_dataset(grids, captions, 4, False, seed=1)
+    assert sum(int(b[0][1].shape[0]) for b in full) == n * c
