@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Fit:
     """How to fit: epochs, batch, peak learning rate, early-stopping patience, seed; for the decoders, how
-    many of an image's captions an epoch draws (0: all)."""
+    many of an image's captions an epoch draws (0: all); whether XLA compiles the training step."""
 
     epochs: int
     batch_size: int
@@ -29,6 +29,7 @@ class Fit:
     patience: int
     seed: int
     captions_per_image: int = 0
+    xla: bool = False
 
 
 def schedule(peak: float, steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -40,8 +41,9 @@ def schedule(peak: float, steps: int) -> keras.optimizers.schedules.LearningRate
 
 def _fit(model: keras.Model, train, dev, fit: Fit, steps_per_epoch: int, monitor: str, losses, callbacks=(),
          **compile_args):
+    xla = fit.xla and not tf.config.list_physical_devices("GPU")  # XLA on CPUs only: tensorflow-metal lacks it
     model.compile(keras.optimizers.Adam(schedule(fit.learning_rate, fit.epochs * steps_per_epoch), clipnorm=5.0),
-                  loss=losses, **compile_args)
+                  loss=losses, jit_compile=xla or "auto", **compile_args)
     stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=fit.patience,
                                          restore_best_weights=True)  # the best epoch on dev is kept
     return model.fit(train, validation_data=dev, epochs=fit.epochs, callbacks=[stop, *callbacks], verbose=2).history
