@@ -27,8 +27,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         values = np.asarray(image, dtype=np.float64)
         if image.mode == "F" and values.size and values.max() <= 1.0:
             values = values * 255.0
-        elif values.size and values.max() > 255:
-            values = values / 257.0  # 16-bit samples, stored as I;16 or I
+        elif image.mode.startswith("I;16") or (values.size and values.max() > 255):
+            values = values / 257.0  # 16-bit samples (I;16 always; I when they exceed 8 bits), dark ones too
         image = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))  # 2-D uint8: mode L
     if image.mode in ALPHA_MODES or "transparency" in image.info:
         rgba = image.convert("RGBA")

@@ -39,7 +39,7 @@ def _positive_int(name: str, default: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:  # "²".isdigit() is true
         raise ApiError(f"{name} must be an integer from 1 to {high}, not {raw!r}", code="invalid_query")
     return int(raw)
 

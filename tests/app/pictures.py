@@ -37,8 +37,10 @@ def sixteen_bit_grey(level: int = 50000, size: tuple[int, int] = (32, 32)) -> by
 
 
 def with_orientation(orientation: int, size: tuple[int, int] = (60, 30)) -> bytes:
-    """A wide JPEG whose EXIF says to turn it (6: 90 degrees clockwise, so it shows tall)."""
-    image = Image.new("RGB", size, GREEN)
+    """A wide JPEG, left half red and right half blue, whose EXIF says how to turn it (6: 90 degrees
+    clockwise, so it shows tall with red on top; 8: counter-clockwise, red at the bottom; 3: upside down)."""
+    image = Image.new("RGB", size, BLUE)
+    image.paste(RED, (0, 0, size[0] // 2, size[1]))
     exif = Image.Exif()
     exif[0x0112] = orientation
     return encode(image, "JPEG", exif=exif.tobytes())

@@ -27,6 +27,7 @@ def test_history_is_newest_first_and_paged(make_app, caption_of):
 @pytest.mark.parametrize(("query", "message"), [
     ("page=0", "page must be an integer from 1 to"),
     ("page=x", "page must be an integer from 1 to"),
+    ("page=%C2%B2", "page must be an integer from 1 to"),  # a superscript two: a digit to str.isdigit
     ("per_page=0", "per_page must be an integer from 1 to 100, not '0'"),
     ("per_page=101", "per_page must be an integer from 1 to 100, not '101'"),
     ("per_page=-1", "per_page must be an integer from 1 to 100"),
@@ -45,7 +46,9 @@ def test_delete_removes_the_entry_and_its_files(app, client, convert):
     listed = [item["id"] for item in client.get("/api/history?per_page=100").json["items"]]
     assert keep in listed and gone not in listed
     for kind in ("image", "audio", "caption", "zip"):
-        assert client.get(f"/api/results/{gone}/{kind}").status_code == 404
+        answer = client.get(f"/api/results/{gone}/{kind}")
+        assert answer.status_code == 404 and answer.json["error"]["code"] == "result_not_found"
+        assert gone in answer.json["error"]["message"]
     assert not (Path(app.instance_path) / "results" / gone).exists()
     assert client.delete(f"/api/history/{gone}").status_code == 404
     assert client.get(f"/api/results/{keep}/audio").status_code == 200

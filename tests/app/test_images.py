@@ -54,10 +54,19 @@ def test_an_iphone_style_heic_with_rotation_is_upright(client, convert, caption_
     assert_colour(kept, YELLOW)
 
 
-@pytest.mark.parametrize(("orientation", "size"), [(1, (60, 30)), (3, (60, 30)), (6, (30, 60)), (8, (30, 60))])
-def test_exif_orientation_is_applied(client, convert, orientation, size):
+@pytest.mark.parametrize(("orientation", "size", "red_at"), [
+    (1, (60, 30), "left"), (3, (60, 30), "right"), (6, (30, 60), "top"), (8, (30, 60), "bottom"),
+])  # fmt: skip
+def test_exif_orientation_is_applied(client, convert, orientation, size, red_at):
     body = convert(with_orientation(orientation), filename="x.jpg").json
-    assert kept_image(client, body).size == size
+    kept = kept_image(client, body)
+    assert kept.size == size
+    w, h = size
+    halves = {"left": (0, 0, w // 2, h), "right": (w // 2, 0, w, h), "top": (0, 0, w, h // 2),
+              "bottom": (0, h // 2, w, h)}  # fmt: skip
+    opposite = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}[red_at]
+    assert_colour(kept.crop(halves[red_at]), RED, tolerance=40)
+    assert_colour(kept.crop(halves[opposite]), BLUE, tolerance=40)
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
@@ -75,6 +84,12 @@ MODES = ["1", "L", "LA", "P", "RGBA", "CMYK", "YCbCr", "I", "F", "RGBa", "PA", "
 def test_every_mode_becomes_rgb(mode):
     rgb = to_rgb(Image.new(mode, (16, 16)))
     assert rgb.mode == "RGB" and rgb.size == (16, 16)
+
+
+@pytest.mark.parametrize("level", [40, 200, 50000])
+def test_sixteen_bit_samples_are_scaled_however_dark(level):
+    rgb = to_rgb(Image.open(io.BytesIO(sixteen_bit_grey(level))))
+    assert rgb.getpixel((0, 0)) == (round(level / 257),) * 3  # 200 of 65535 is nearly black, not 200 of 255
 
 
 def test_sixteen_bit_grey_is_scaled_not_clipped(client, convert, caption_of):

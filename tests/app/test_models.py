@@ -42,6 +42,7 @@ def test_a_missing_model_leaves_the_service_up_but_not_ready(make_app, tmp_path,
     answer = client.post("/api/convert", data={"image": (io.BytesIO(picture()), "a.png"),
                                                "model": "captioner-transformer"})
     assert answer.status_code == 503 and answer.json["error"]["code"] == "model_unavailable"
+    assert "captioner-transformer" in answer.json["error"]["message"]
     models = {m["name"]: m for m in client.get("/api/models").json["models"]}
     assert models["captioner-lstm"]["test_bleu4"] is None  # the run logged no metric
     transformer = models["captioner-transformer"]

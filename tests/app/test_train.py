@@ -98,6 +98,7 @@ def test_overrides_become_one_set_param_each(body, arguments):
 def test_invalid_json_gets_400(client, admin_headers, raw):
     answer = client.post("/api/train", data=raw, headers={**admin_headers, "Content-Type": "application/json"})
     assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_override"
+    assert "not valid JSON" in answer.json["error"]["message"] and "epochs" in answer.json["error"]["message"]
 
 
 def test_a_real_training_job_ends_in_a_new_served_model_version(make_app, trained_project, admin_headers,
@@ -191,7 +192,8 @@ def test_a_failing_job_says_so(make_app, admin_headers):
     status = wait_for(client, job_id, admin_headers)
     assert status["status"] == "failed" and status["exit_code"] == 3 and "exited with status 3" in status["error"]
     assert status["stage"] == "train" and status["epoch"] == {"current": 1, "total": 4}
-    assert client.get("/api/train/" + "f" * 32, headers=admin_headers).status_code == 404
+    missing = client.get("/api/train/" + "f" * 32, headers=admin_headers)
+    assert missing.status_code == 404 and "f" * 32 in missing.json["error"]["message"]
 
 
 def test_a_real_dvc_experiment_runs_with_the_overrides(make_app, project, admin_headers, monkeypatch):
