@@ -94,11 +94,15 @@ def test_overrides_become_one_set_param_each(body, arguments):
     assert dvc_set_arguments(check_overrides(body)) == [part for argument in arguments for part in ("-S", argument)]
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b'{"learning_rate": NaN}', b'{"learning_rate": Infinity}'])
-def test_invalid_json_gets_400(client, admin_headers, raw):
+@pytest.mark.parametrize(("raw", "words"), [
+    (b"{not json", "the body is not valid JSON: send an object such as {\"epochs\": 3}"),
+    (b'{"learning_rate": NaN}', "learning_rate must be a number from 1e-06 to 1, not nan"),
+    (b'{"learning_rate": Infinity}', "learning_rate must be a number from 1e-06 to 1, not inf"),
+])  # fmt: skip
+def test_invalid_json_gets_400(client, admin_headers, raw, words):
     answer = client.post("/api/train", data=raw, headers={**admin_headers, "Content-Type": "application/json"})
     assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_override"
-    assert "not valid JSON" in answer.json["error"]["message"] and "epochs" in answer.json["error"]["message"]
+    assert words in answer.json["error"]["message"]
 
 
 def test_a_real_training_job_ends_in_a_new_served_model_version(make_app, trained_project, admin_headers,
