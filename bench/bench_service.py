@@ -98,12 +98,12 @@ def missing_results(url: str, answers: list[dict]) -> list[str]:
 
 def project_store() -> str | None:
     """The service's default store (the project's mlflow.db) if both models have a production version there."""
-    from app.config import DEFAULTS
     from pipeline.tracking import PRODUCTION
 
-    uri = DEFAULTS["MLFLOW_TRACKING_URI"]
-    if not (ROOT / "mlflow.db").is_file():  # asking MLflow would create an empty one
+    database = ROOT / "mlflow.db"
+    if not database.is_file():  # asking MLflow would create an empty one
         return None
+    uri = f"sqlite:///{database}"  # absolute, so the check and the served store agree from any working folder
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
