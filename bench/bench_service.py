@@ -13,8 +13,6 @@ markdown table. Exits 1 on any error or missing result.
 from __future__ import annotations
 
 import argparse
-import io
-import statistics
 import sys
 import tempfile
 import time
@@ -22,30 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import MODELS, percentile, pictures, resolve_store  # noqa: E402  (puts the repository on sys.path)
 
 from tests.app.gunicorn_server import serve  # noqa: E402
-
-MODELS = ("captioner-lstm", "captioner-transformer")
-COLOURS = [(0, 0, 0), (255, 255, 255), (128, 128, 128), (220, 30, 30), (30, 160, 60), (30, 60, 220),
-           (240, 220, 40), (245, 140, 30), (130, 50, 160), (245, 160, 190), (120, 75, 40)]  # fmt: skip
-
-
-def pictures(count: int = 24) -> list[tuple[str, bytes]]:
-    """Distinct 320x240 photos-to-be: JPEG and PNG in plain colours, with a stripe each."""
-    out = []
-    for i in range(count):
-        colour = COLOURS[i % len(COLOURS)]
-        image = Image.new("RGB", (320, 240), colour)
-        image.paste((i * 10 % 256, 128, 255 - i * 10 % 256), (0, i * 8, 320, i * 8 + 6))
-        fmt = "JPEG" if i % 3 else "PNG"
-        buffer = io.BytesIO()
-        image.save(buffer, fmt)
-        out.append((f"p{i}.{fmt.lower()}", buffer.getvalue()))
-    return out
 
 
 def run(url: str, clients: int, conversions: int, fmt: str) -> tuple[list[float], list[dict], list[str]]:
@@ -96,37 +74,6 @@ def missing_results(url: str, answers: list[dict]) -> list[str]:
     return problems
 
 
-def project_store() -> str | None:
-    """The service's default store (the project's mlflow.db) if both models have a production version there."""
-    from pipeline.tracking import PRODUCTION
-
-    database = ROOT / "mlflow.db"
-    if not database.is_file():  # asking MLflow would create an empty one
-        return None
-    uri = f"sqlite:///{database}"  # absolute, so the check and the served store agree from any working folder
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient(uri, uri)
-    try:
-        for name in MODELS:
-            client.get_model_version_by_alias(name, PRODUCTION)
-    except MlflowException:
-        return None
-    return uri
-
-
-def tiny_store(folder: Path) -> str:
-    """A temporary store with the tests' real tiny captioners (trained now, about a minute)."""
-    from tests.tiny_models import build_bundles, make_store, register_both
-
-    return register_both(make_store(folder / "mlflow"), build_bundles(folder / "tiny")).uri
-
-
-def percentile(samples: list[float], q: float) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
@@ -139,10 +86,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-service-") as folder:
-        tracking_uri = args.tracking_uri or project_store()
-        models = f"production models from {tracking_uri}"
-        if tracking_uri is None:
-            tracking_uri, models = tiny_store(Path(folder)), "the tests' tiny models (tests/tiny_models.py)"
+        tracking_uri, models = resolve_store(args.tracking_uri, Path(folder))
         with serve(tracking_uri, Path(folder) / "instance", workers=args.workers, threads=args.threads,
                    MODEL_POLL_SECONDS="0", HISTORY_RETENTION=str(args.conversions + 100)) as (url, _):  # fmt: skip
             run(url, args.clients, args.clients * 2, args.format)  # warm every worker and thread

@@ -27,6 +27,7 @@ class Project:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.first_repro: subprocess.CompletedProcess | None = None  # set by the fixtures that ran one
         bin_dir = str(Path(sys.executable).parent)
         self.env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
                     "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -93,12 +94,46 @@ def project(tmp_path: Path) -> Project:
 GIT_IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
 
 
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TinyModel]:
-    """Both decoders trained by the pipeline's own code on a tiny embedded dataset, once per session."""
-    from tests.tiny_models import build_bundles
+def copy_project(source: Project, folder: Path, *, store: bool) -> Project:
+    """A copy of ``source`` (git, DVC cache, outputs) in ``folder/project``; with its MLflow store or without.
 
-    return build_bundles(tmp_path_factory.mktemp("tiny-models"))
+    A copied store still keeps its artifacts in ``source``'s ``mlruns`` (MLflow records absolute locations).
+    """
+    def skip(directory: str, names: list[str]) -> set[str]:
+        here = Path(directory)
+        dropped = {"tmp"} if here.name == ".dvc" else set()  # DVC's state and locks name absolute paths
+        if here == source.path and not store:
+            dropped |= {"mlflow.db", "mlruns"}
+        return dropped & set(names)
+
+    path = Path(folder) / "project"
+    shutil.copytree(source.path, path, ignore=skip, symlinks=True)
+    project = Project(path)
+    project.env = {**source.env}
+    return project
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The tiny pipeline (``TINY``) after one `dvc repro`, committed, with its store in ``mlflow.db``: never
+    change it; ``copy_project`` it. ``first_repro`` is that run's output."""
+    from tests.tiny_models import TINY
+
+    project = make_project(tmp_path_factory.mktemp("tiny-pipeline"))
+    project.set_params(**TINY)
+    project.env.pop("MLFLOW_TRACKING_URI", None)  # the default: sqlite:///mlflow.db in the project
+    project.first_repro = project.dvc("repro")
+    project.run("git", "add", "-A")
+    project.run("git", "commit", "-qm", "tiny pipeline")
+    return project
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory, tiny_pipeline: Project) -> dict[str, TinyModel]:
+    """Both decoders the tiny `dvc repro` trained, as the bundles evaluate logs (once per session)."""
+    from tests.tiny_models import bundles_from_project
+
+    return bundles_from_project(tiny_pipeline.path, tmp_path_factory.mktemp("tiny-models"))
 
 
 @pytest.fixture(scope="session")
@@ -119,21 +154,18 @@ def caption_of(shared_store: Store) -> Captions:
 
 
 @pytest.fixture(scope="session")
-def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The tiny pipeline after one `dvc repro`, committed; its MLflow store is ``env["MLFLOW_TRACKING_URI"]``.
+def trained_project(tmp_path_factory: pytest.TempPathFactory, tiny_pipeline: Project) -> Project:
+    """The tiny pipeline with untrained decoders, committed; its MLflow store is ``env["MLFLOW_TRACKING_URI"]``.
 
-    Both decoders were trained for one epoch with learning rate 0 (they learned nothing), so a training job
-    that lets one of them learn (``{"decoder": ..., "learning_rate": 0.005, "epochs": 15}``) surely beats
-    its version in production and is promoted.
+    A copy of ``tiny_pipeline`` whose decoders were trained again for one epoch with learning rate 0 (they
+    learned nothing) into a store of its own, so a training job that lets one of them learn
+    (``{"decoder": ..., "learning_rate": 0.005, "epochs": 15}``) surely beats its version in production.
     """
-    from tests.tiny_models import TINY
-
-    project = make_project(tmp_path_factory.mktemp("trained"))
-    project.set_params(**TINY)
+    project = copy_project(tiny_pipeline, tmp_path_factory.mktemp("trained"), store=False)
     project.set_params(train={"fit": {"epochs": 1}, **{decoder: {"fit": {"learning_rate": 0.0}}
                                                        for decoder in ("lstm", "transformer")}})  # fmt: skip
     project.env["MLFLOW_TRACKING_URI"] = f"sqlite:///{project.path / 'mlflow.db'}"
     project.dvc("repro")
     project.run("git", "add", "-A")
-    project.run("git", "commit", "-qm", "tiny pipeline with untrained decoders")
+    project.run("git", "commit", "-qm", "untrained decoders")
     return project

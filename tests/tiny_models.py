@@ -8,6 +8,7 @@ evaluate does) whenever a test needs a new version, which costs about a second. 
 how they build a model, follow them here.
 
     bundles = build_bundles(tmp / "tiny")                      # {"lstm": TinyModel, "transformer": TinyModel}
+    bundles = bundles_from_project(project_path, tmp / "b")    # the same, from a project after `dvc repro`
     store = make_store(tmp / "mlflow")                         # an empty sqlite store, artifacts beside it
     register(store, "captioner-lstm", bundles["lstm"])         # a new version, aliased ``production``
 """
@@ -104,6 +105,27 @@ def build_bundles(folder: Path, params: dict[str, Any] | None = None) -> dict[st
         models[kind] = TinyModel(folder / kind, describe(kind, encoder.name, encoder.output_shape[1:],
                                                          decoding.beam_width))
     log.info("tiny captioners built in %.1f s", time.perf_counter() - began)
+    return models
+
+
+def bundles_from_project(project: Path, folder: Path) -> dict[str, TinyModel]:
+    """The bundles evaluate would log for a project after `dvc repro`: its encoder and decoders, its decoding."""
+    import keras
+
+    from pipeline.data.vocabulary import Vocabulary
+    from pipeline.models.captioner import Captioner, Decoding
+    from pipeline.models.pyfunc import describe
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    evaluate, models = params["evaluate"], {}
+    decoding = Decoding(int(evaluate["beam_width"]), float(evaluate["length_penalty"]))
+    encoder = keras.models.load_model(project / "models/encoder/encoder.keras", compile=False)
+    vocabulary = Vocabulary.load(project / "data/processed/vocabulary.json")
+    for kind in params["train"]["decoders"]:
+        decoder = keras.models.load_model(project / "models" / kind / "decoder.keras", compile=False)
+        Captioner(encoder, decoder, vocabulary, decoding).save(Path(folder) / kind)
+        models[kind] = TinyModel(Path(folder) / kind, describe(kind, encoder.name, encoder.output_shape[1:],
+                                                               decoding.beam_width))
     return models
 
 

@@ -13,17 +13,13 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.conftest import make_project
-from tests.tiny_models import TINY
+from tests.conftest import copy_project
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    project = make_project(tmp_path_factory.mktemp("pipeline"))
-    project.set_params(**TINY)
-    project.env.pop("MLFLOW_TRACKING_URI", None)
-    first = project.dvc("repro")
-    return project, first
+@pytest.fixture
+def built(tiny_pipeline):
+    """The session's tiny `dvc repro` (tests/conftest.py): read it, never change it."""
+    return tiny_pipeline, tiny_pipeline.first_repro
 
 
 def _client(project):
@@ -65,8 +61,8 @@ def test_repro_runs_every_stage_and_registers_both_models(built):
     assert "Running stage" not in project.dvc("repro").stdout
 
 
-def test_a_worse_model_does_not_take_production(built):
-    project, _ = built
+def test_a_worse_model_does_not_take_production(built, tmp_path):
+    project = copy_project(built[0], tmp_path, store=True)
     client = _client(project)
     before = client.get_model_version_by_alias("captioner-lstm", "production")
     assert client.get_run(before.run_id).data.metrics["test_bleu1"] > 0.3  # it learned something

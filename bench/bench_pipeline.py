@@ -1,0 +1,125 @@
+"""The pipeline from scratch, stage by stage, in a fresh clone; featurize throughput against a plain predict.
+
+    python bench/bench_pipeline.py [--keep DIR]
+
+Clones the repository's HEAD (committed work only) into a temporary folder (or ``--keep DIR``, kept
+afterwards, e.g. to serve its models), then runs ``dvc repro --single-item`` for each stage in order,
+timing each and sampling the memory of its process tree, then the no-op ``dvc repro``. Afterwards it
+extracts every image's feature grid twice with the clone's trained encoder: through the stage's tf.data
+pipeline (read, decode, resize, encode: ``pipeline.models.training.extract``) and with a plain
+``model.predict`` over the same images already decoded in memory. Prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import ROOT, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
+
+STAGES = ("download", "preprocess", "featurize", "train@lstm", "train@transformer", "evaluate")
+
+
+def environment() -> dict[str, str]:
+    """The clone's environment: this venv's tools first, no analytics, the clone's own MLflow store."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """Run ``args``; its seconds, the peak RSS (MB) of its process tree sampled every 0.2 s, its output."""
+    start = time.perf_counter()
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = [0.0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_rss_mb(process.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = process.communicate()[0]
+    seconds = time.perf_counter() - start
+    sampler.join()
+    if process.returncode:
+        raise SystemExit(f"{' '.join(args)} failed ({process.returncode}):\n{output[-3000:]}")
+    return seconds, peak[0], output
+
+
+def throughput(clone: Path, repeats: int = 3) -> dict[str, float]:
+    """Images per second: the stage's extraction against ``model.predict`` on decoded images (best of ``repeats``)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from pipeline.models.encoder import image_size_of
+    from pipeline.models.inputs import decode_image, load_splits, load_tokenizer
+    from pipeline.models.training import extract
+
+    processed = clone / "data/processed"
+    splits = load_splits(processed, load_tokenizer(processed))
+    paths = [p for split in splits.values() for p in split.paths]
+    encoder = keras.models.load_model(clone / "models/encoder/encoder.keras", compile=False)
+    size = image_size_of(encoder)
+    images = np.stack([decode_image(tf.io.read_file(p), size).numpy() for p in paths])
+    extract(encoder, paths[:256])  # warm both paths up
+    encoder.predict(images[:256], batch_size=128, verbose=0)
+    ours, plain = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        extract(encoder, paths)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        encoder.predict(images, batch_size=128, verbose=0)
+        plain.append(time.perf_counter() - start)
+    return {"images": len(paths), "ours": len(paths) / min(ours), "plain": len(paths) / min(plain)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="clone into this (new) folder and keep it")
+    args = parser.parse_args()
+    env = environment()
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        clone = args.keep.resolve() if args.keep else Path(tmp) / "clone"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True,
+                                text=True, check=True).stdout.strip()  # fmt: skip
+        rows = []
+        for stage in STAGES:
+            seconds, peak, output = timed([sys.executable, "-m", "dvc", "repro", "--single-item", stage], clone, env)
+            if f"Running stage '{stage}'" not in output:
+                raise SystemExit(f"dvc did not run {stage}:\n{output[-2000:]}")
+            rows.append((stage, seconds, peak))
+            print(f"{stage}: {seconds:.1f} s, peak {peak:.0f} MB", file=sys.stderr, flush=True)
+        noop, _, output = timed([sys.executable, "-m", "dvc", "repro"], clone, env)
+        if "Running stage" in output:
+            raise SystemExit(f"the second `dvc repro` ran stages:\n{output[-2000:]}")
+        rates = throughput(clone)
+
+    total = sum(seconds for _, seconds, _ in rows)
+    print(f"\n`dvc repro` from scratch in a fresh clone of {commit}; {os.cpu_count()} cores, default params.yaml\n")
+    print("| stage | seconds | share | peak RSS MB |\n| --- | --- | --- | --- |")
+    for stage, seconds, peak in rows:
+        print(f"| {stage} | {seconds:.0f} | {seconds / total:.0%} | {peak:.0f} |")
+    print(f"| **all** | **{total:.0f}** ({total / 60:.1f} min) | | {max(p for _, _, p in rows):.0f} |")
+    print(f"| no-op `dvc repro` | {noop:.1f} | | |\n")
+    print("| feature extraction, all splits | images/s |\n| --- | --- |")
+    print(f"| the stage's tf.data pipeline (read, decode, resize, encode), {rates['images']} images "
+          f"| {rates['ours']:.0f} |")
+    print(f"| plain `model.predict` on the same images, decoded in memory | {rates['plain']:.0f} |")
+    print(f"| **ratio** (goal: at least 0.9) | **{rates['ours'] / rates['plain']:.2f}** |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

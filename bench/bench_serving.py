@@ -1,0 +1,241 @@
+"""This app's /api/convert against `mlflow models serve` of the same production model, and the in-process floor.
+
+    python bench/bench_serving.py [--model captioner-lstm] [--requests 400] [--tracking-uri URI]
+
+In one run, on 127.0.0.1:
+1. The floor: in-process time of each part for one image (decode and resize, encoder, decoder search,
+   espeak-ng, MP3 encode), with the model loaded from the registry as the service loads it.
+2. `mlflow models serve --env-manager local` (its default one worker, and two) answering `/invocations`
+   with the caption only, and this app through gunicorn as `make run` serves it (2 workers x 4 threads)
+   answering `/api/convert` with caption, speech and MP3: p50 and p95 at 1 and 8 clients, requests/s,
+   errors, server memory (RSS of the process tree after the load), seconds from start to ready.
+3. The ratios against the goals of issue #7.
+
+The service's speech cache is off (``SPEECH_CACHE_ENTRIES=0``), so every conversion synthesizes and
+encodes its audio, as mlflow's server would have to. The model is resolved as bench_service.py does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from common import ROOT, listener_pid, load, pictures, resolve_store, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
+
+from tests.app.gunicorn_server import free_port, serve  # noqa: E402
+
+
+def median_ms(call, repeats: int) -> float:
+    """Median milliseconds of ``call()`` over ``repeats`` runs (after one untimed warm-up)."""
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def floor(tracking_uri: str, model: str, images: list[tuple[str, bytes]], repeats: int) -> dict[str, float]:
+    """In-process milliseconds per part for one image, the parts the service runs per conversion."""
+    import io
+
+    import mlflow
+    import tensorflow as tf
+    from PIL import Image
+
+    from pipeline.images import to_rgb, upright
+    from pipeline.models.decoding import search
+    from pipeline.speech import Speaker, SpeechSettings
+    from pipeline.speech.encode import pcm_to_mp3
+    from pipeline.tracking import PRODUCTION
+
+    mlflow.set_tracking_uri(tracking_uri)
+    captioner = mlflow.pyfunc.load_model(f"models:/{model}@{PRODUCTION}").unwrap_python_model().captioner
+    vocab, decoding = captioner.tokenizer.vocabulary, captioner.decoding
+    size = captioner.image_size
+    encode = tf.function(lambda x: captioner.encoder(x, training=False),
+                         input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)])
+    grid_shape = captioner.encoder.output_shape[1:]
+    decode = tf.function(lambda g: search(captioner.decoder.layers[-1], g, vocab.sequence_length,
+                                          captioner.tokenizer.start_id, captioner.tokenizer.end_id,
+                                          decoding.beam_width, decoding.length_penalty),
+                         input_signature=[tf.TensorSpec([None, *grid_shape], tf.float32)])
+    speaker = Speaker(SpeechSettings(cache_entries=0))
+    speaker.warm_up()
+    engine = speaker._espeak  # the parts of speaker.synthesize, timed apart
+    from pipeline.speech.languages import resolve_language
+
+    voice = resolve_language("en")
+    blobs = [data for _, data in images]
+    state = {"i": 0}
+
+    def blob() -> bytes:
+        state["i"] += 1
+        return blobs[state["i"] % len(blobs)]
+
+    def prepare() -> None:
+        with Image.open(io.BytesIO(blob())) as image:
+            captioner.prepare(to_rgb(upright(image)))
+
+    batch = tf.constant(captioner.prepare(Image.open(io.BytesIO(blobs[1])).convert("RGB"))[None])
+    grid = encode(batch)
+    caption = captioner.caption_arrays(batch.numpy())[0]
+    audio = engine.speak(caption, voice, speaker.settings.rate_wpm)
+    return {
+        "decode and resize": median_ms(prepare, repeats),
+        "encoder": median_ms(lambda: encode(batch).numpy(), repeats),
+        f"decoder ({'beam ' + str(decoding.beam_width) if decoding.beam_width > 1 else 'greedy'})":
+            median_ms(lambda: decode(grid).numpy(), repeats),
+        "espeak-ng": median_ms(lambda: engine.speak(caption, voice, speaker.settings.rate_wpm), repeats),
+        "MP3 encode": median_ms(lambda: pcm_to_mp3(audio.data, audio.sample_rate,
+                                                   speaker.settings.mp3_bitrate_kbps), repeats),
+    }, caption
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 180.0) -> float:
+    """Seconds until ``url`` answers 200 (the process must stay up)."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return time.perf_counter() - start
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+def measure(post, server_pid: int, requests_total: int) -> dict:
+    """Latency at 1 and 8 clients, throughput at 8, errors, and the server's memory afterwards."""
+    load(post, 8, 16)  # warm every worker
+    single = load(post, 1, max(50, requests_total // 4))
+    many = load(post, 8, requests_total)
+    return {"c1": single, "c8": many, "errors": len(single["errors"]) + len(many["errors"]),
+            "rss": tree_rss_mb(server_pid), "samples": (single["errors"] + many["errors"])[:5]}
+
+
+def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_total: int, log: Path) -> dict:
+    """`mlflow models serve` of the production version: ready time and load figures."""
+    from pipeline.tracking import PRODUCTION
+
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_DISABLE_TELEMETRY": "true",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.perf_counter()
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
+                                   f"models:/{model}@{PRODUCTION}", "--env-manager", "local", "-h", "127.0.0.1",
+                                   "-p", str(port), "-w", str(workers)], cwd=ROOT, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{url}/ping", server)
+        ready = time.perf_counter() - start
+        bodies = [{"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(d).decode()]]}}
+                  for _, d in images]
+        session = requests.Session()
+
+        def post(n: int) -> tuple[bool, str]:
+            answer = session.post(f"{url}/invocations", json=bodies[n % len(bodies)], timeout=60)
+            ok = answer.status_code == 200 and isinstance(answer.json()["predictions"][0], str)
+            return ok, f"{answer.status_code} {answer.text[:120]}"
+
+        return {"ready_s": ready, **measure(post, server.pid, requests_total)}
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def bench_app(tracking_uri: str, model: str, images, requests_total: int, folder: Path) -> dict:
+    """This app under gunicorn, as `make run` serves it: ready time and load figures."""
+    start = time.perf_counter()
+    with serve(tracking_uri, folder / "instance", SPEECH_CACHE_ENTRIES="0", MODEL_POLL_SECONDS="0",
+               HISTORY_RETENTION=str(requests_total * 2)) as (url, _):  # fmt: skip
+        ready = time.perf_counter() - start
+        port = int(url.rsplit(":", 1)[1])
+
+        session = requests.Session()
+
+        def post(n: int) -> tuple[bool, str]:
+            name, data = images[n % len(images)]
+            answer = session.post(f"{url}/api/convert", files={"image": (name, data)},
+                                  data={"model": model, "format": "mp3"}, timeout=60)  # fmt: skip
+            ok = answer.status_code == 200 and bool(answer.json().get("caption"))
+            return ok, f"{answer.status_code} {answer.text[:120]}"
+
+        return {"ready_s": ready, **measure(post, listener_pid(port), requests_total)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="captioner-lstm")
+    parser.add_argument("--requests", type=int, default=400, help="requests at 8 clients (a quarter at 1)")
+    parser.add_argument("--repeats", type=int, default=50, help="timed runs of each in-process part")
+    parser.add_argument("--tracking-uri", help="an MLflow store with production versions of both models")
+    args = parser.parse_args()
+    if shutil.which("bash") is None:
+        raise SystemExit("mlflow models serve needs bash")
+
+    images = pictures()
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        folder = Path(tmp)
+        tracking_uri, described = resolve_store(args.tracking_uri, folder)
+        parts, caption = floor(tracking_uri, args.model, images, args.repeats)
+        servers = {
+            "mlflow models serve, 1 worker (its default): caption": bench_mlflow(
+                tracking_uri, args.model, 1, images, args.requests, folder / "mlflow-1.log"),
+            "mlflow models serve, 2 workers: caption": bench_mlflow(
+                tracking_uri, args.model, 2, images, args.requests, folder / "mlflow-2.log"),
+            "this app, gunicorn 2x4 (make run): caption + speech + MP3": bench_app(
+                tracking_uri, args.model, images, args.requests, folder),
+        }
+
+    cpu = f"{os.cpu_count()} cores"
+    print(f"\n{args.model}: {described}; 320x240 JPEG/PNG uploads; {cpu}; example caption: {caption!r}\n")
+    print("| in-process part, one image | median ms |\n| --- | --- |")
+    for name, ms in parts.items():
+        print(f"| {name} | {ms:.1f} |")
+    total = sum(parts.values())
+    print(f"| **sum of the parts** | **{total:.1f}** |\n")
+    print("| server | ready s | p50 ms, 1 client | p95 ms, 1 client | p50 ms, 8 clients | p95 ms, 8 clients "
+          "| requests/s, 8 clients | errors | RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, r in servers.items():
+        print(f"| {name} | {r['ready_s']:.1f} | {r['c1']['p50']:.1f} | {r['c1']['p95']:.1f} | {r['c8']['p50']:.1f} "
+              f"| {r['c8']['p95']:.1f} | {r['c8']['per_s']:.1f} | {r['errors']} | {r['rss']:.0f} |")
+        for line in r["samples"]:
+            print("   ", line)
+    app, mlflow_1 = servers[list(servers)[2]], servers[list(servers)[0]]
+    best_mlflow = max((servers[k] for k in list(servers)[:2]), key=lambda r: r["c8"]["per_s"])
+    overhead = app["c1"]["p50"] - total
+    print("\n| goal (issue #7) | figure | ratio | met |\n| --- | --- | --- | --- |")
+    rows = [
+        ("/api/convert p50 <= mlflow p50 (1 client)", f"{app['c1']['p50']:.1f} vs {mlflow_1['c1']['p50']:.1f} ms",
+         app["c1"]["p50"] / mlflow_1["c1"]["p50"], app["c1"]["p50"] <= mlflow_1["c1"]["p50"]),
+        ("/api/convert throughput >= mlflow's best (8 clients)",
+         f"{app['c8']['per_s']:.1f} vs {best_mlflow['c8']['per_s']:.1f} /s",
+         app["c8"]["per_s"] / best_mlflow["c8"]["per_s"], app["c8"]["per_s"] >= best_mlflow["c8"]["per_s"]),
+        ("serving overhead <= 30% of the parts", f"{app['c1']['p50']:.1f} - {total:.1f} = {overhead:.1f} ms",
+         overhead / total, overhead <= 0.3 * total),
+    ]
+    for goal, figure, ratio, met in rows:
+        print(f"| {goal} | {figure} | {ratio:.2f} | {'yes' if met else 'no'} |")
+    return 1 if any(r["errors"] for r in servers.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""What the bench scripts share: the models to serve, test pictures, percentiles, process memory."""
+
+from __future__ import annotations
+
+import io
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+MODELS = ("captioner-lstm", "captioner-transformer")
+COLOURS = [(0, 0, 0), (255, 255, 255), (128, 128, 128), (220, 30, 30), (30, 160, 60), (30, 60, 220),
+           (240, 220, 40), (245, 140, 30), (130, 50, 160), (245, 160, 190), (120, 75, 40)]  # fmt: skip
+
+
+def pictures(count: int = 24) -> list[tuple[str, bytes]]:
+    """Distinct 320x240 photos-to-be: JPEG and PNG in plain colours, with a stripe each."""
+    out = []
+    for i in range(count):
+        colour = COLOURS[i % len(COLOURS)]
+        image = Image.new("RGB", (320, 240), colour)
+        image.paste((i * 10 % 256, 128, 255 - i * 10 % 256), (0, i * 8, 320, i * 8 + 6))
+        fmt = "JPEG" if i % 3 else "PNG"
+        buffer = io.BytesIO()
+        image.save(buffer, fmt)
+        out.append((f"p{i}.{fmt.lower()}", buffer.getvalue()))
+    return out
+
+
+def percentile(samples: list[float], q: int) -> float:
+    """The q-th percentile (1..99) of ``samples``."""
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
+
+
+def project_store() -> str | None:
+    """The service's default store (the project's mlflow.db) if both models have a production version there."""
+    from pipeline.tracking import PRODUCTION
+
+    database = ROOT / "mlflow.db"
+    if not database.is_file():  # asking MLflow would create an empty one
+        return None
+    uri = f"sqlite:///{database}"  # absolute, so the check and the served store agree from any working folder
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(uri, uri)
+    try:
+        for name in MODELS:
+            client.get_model_version_by_alias(name, PRODUCTION)
+    except MlflowException:
+        return None
+    return uri
+
+
+def tiny_store(folder: Path) -> str:
+    """A temporary store with the tests' real tiny captioners (trained now, about a minute)."""
+    from tests.tiny_models import build_bundles, make_store, register_both
+
+    return register_both(make_store(folder / "mlflow"), build_bundles(folder / "tiny")).uri
+
+
+def resolve_store(tracking_uri: str | None, folder: Path) -> tuple[str, str]:
+    """The store to serve from and how to describe it: the given one, the project's, else tiny models."""
+    if tracking_uri:
+        return tracking_uri, f"production models from {tracking_uri}"
+    project = project_store()
+    if project:
+        return project, "the project's production models (mlflow.db of the last `dvc repro`)"
+    return tiny_store(folder), "the tests' tiny models (tests/tiny_models.py)"
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its children, in MB."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 2**20
+
+
+def listener_pid(port: int) -> int | None:
+    """The top process of the server listening on 127.0.0.1:``port`` (its parent if that is the same program)."""
+    for conn in psutil.net_connections("tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+            process = psutil.Process(conn.pid)
+            parent = process.parent()
+            while parent is not None and parent.cmdline()[:2] == process.cmdline()[:2]:
+                process, parent = parent, parent.parent()
+            return process.pid
+    return None
+
+
+def load(call: Callable[[int], tuple[bool, str]], clients: int, requests_total: int) -> dict:
+    """Run ``call(n)`` for n in 0..requests_total-1 over ``clients`` threads; latencies, errors, throughput."""
+
+    def client(index: int) -> tuple[list[float], list[str]]:
+        latencies, errors = [], []
+        for n in range(index, requests_total, clients):
+            start = time.perf_counter()
+            try:
+                ok, detail = call(n)
+            except Exception as exc:  # a refused or dropped connection counts as an error, the run goes on
+                ok, detail = False, f"{type(exc).__name__}: {exc}"
+            if ok:
+                latencies.append((time.perf_counter() - start) * 1000)
+            else:
+                errors.append(f"#{n}: {detail[:200]}")
+        return latencies, errors
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        parts = list(pool.map(client, range(clients)))
+    elapsed = time.perf_counter() - start
+    latencies = [x for p in parts for x in p[0]]
+    return {"latencies": latencies, "errors": [x for p in parts for x in p[1]], "ok": len(latencies),
+            "per_s": len(latencies) / elapsed if elapsed else 0.0,
+            "p50": percentile(latencies, 50) if latencies else float("nan"),
+            "p95": percentile(latencies, 95) if latencies else float("nan")}
