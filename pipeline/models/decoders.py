@@ -9,6 +9,7 @@ where ``tokens`` is the [B, T] buffer of tokens so far and ``t`` the position be
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from pipeline.models.layers import BahdanauAttention, DecoderBlock, EncoderBlock
@@ -126,6 +127,18 @@ def masked_loss(y_true, y_pred):
     mask = ops.cast(ops.not_equal(y_true, 0), "float32")
     loss = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
     return ops.sum(loss * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def weighted_masked_loss(weights: np.ndarray):
+    """``masked_loss`` with a weight per target token id: a word of weight k counts as k tokens."""
+    table = ops.convert_to_tensor(np.asarray(weights, np.float32))
+
+    def weighted_masked_loss(y_true, y_pred):
+        mask = ops.cast(ops.not_equal(y_true, 0), "float32") * ops.take(table, ops.cast(y_true, "int32"))
+        loss = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+        return ops.sum(loss * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+    return weighted_masked_loss
 
 
 def masked_accuracy(y_true, y_pred):

@@ -11,7 +11,8 @@ import tensorflow as tf
 from keras import ops
 
 from pipeline.data.vocabulary import Tokenizer
-from pipeline.models.decoders import TransformerDecoder, build_decoder, caption_model, masked_accuracy, masked_loss
+from pipeline.models.decoders import (TransformerDecoder, build_decoder, caption_model, masked_accuracy, masked_loss,
+                                      weighted_masked_loss)
 from pipeline.models.encoder import build_encoder, build_pretrained_encoder, image_size_of
 from pipeline.models.inputs import Split, caption_dataset, consistent_words, content_targets, flip_augmenter, image_dataset
 
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Fit:
     """How to fit: epochs, batch, peak learning rate, early-stopping patience, seed; for the decoders, how
-    many of an image's captions an epoch draws (0: all); whether XLA compiles the training step."""
+    many of an image's captions an epoch draws (0: all); whether XLA compiles the training step; words
+    whose loss counts more (``{word: weight}``; words not in the vocabulary are ignored)."""
 
     epochs: int
     batch_size: int
@@ -30,6 +32,7 @@ class Fit:
     seed: int
     captions_per_image: int = 0
     xla: bool = False
+    token_weights: dict[str, float] | None = None
 
 
 def schedule(peak: float, steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -122,5 +125,15 @@ def train_decoder(kind: str, grids: dict[str, np.ndarray], splits: dict[str, Spl
     dev = caption_dataset(grids["dev"], splits["dev"].captions, 512, False, fit.seed)
     images, per_image = splits["train"].captions.shape[:2]
     steps = int(np.ceil(images * min(fit.captions_per_image or per_image, per_image) / fit.batch_size))
-    history = _fit(model, train, dev, fit, steps, "val_loss", masked_loss, callbacks, metrics=[masked_accuracy])
+    loss = weighted_masked_loss(token_weights(tokenizer, fit.token_weights)) if fit.token_weights else masked_loss
+    history = _fit(model, train, dev, fit, steps, "val_loss", loss, callbacks, metrics=[masked_accuracy])
     return model, history
+
+
+def token_weights(tokenizer: Tokenizer, weights: dict[str, float]) -> np.ndarray:
+    """A weight per token id: 1, or ``weights[word]`` for the words of the vocabulary it names."""
+    table = np.ones(tokenizer.size, np.float32)
+    for word, weight in weights.items():
+        if word in tokenizer.index:
+            table[tokenizer.index[word]] = float(weight)
+    return table

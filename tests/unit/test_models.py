@@ -8,7 +8,7 @@ import tensorflow as tf
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
 from pipeline.images import to_rgb, upright
 from pipeline.models.captioner import Captioner, Decoding
-from pipeline.models.decoders import build_decoder, caption_model, masked_accuracy, masked_loss
+from pipeline.models.decoders import build_decoder, caption_model, masked_accuracy, masked_loss, weighted_masked_loss
 from pipeline.models.decoding import beam_decode, greedy_decode
 from pipeline.models.encoder import build_encoder, build_pretrained_encoder
 
@@ -25,6 +25,18 @@ def test_masked_loss_and_accuracy_ignore_padding():
     assert float(masked_loss(y_true, right)) < 1e-6
     wrong = (np.eye(7)[[5, 4, 4, 5]][None] * 20.0).astype("float32")
     assert float(masked_accuracy(y_true, wrong)) == 0.0
+
+
+def test_a_weighted_word_counts_as_that_many_tokens():
+    from pipeline.models.training import token_weights
+
+    weights = token_weights(Tokenizer(VOCAB), {VOCAB.tokens[4]: 3.0, "not-a-word": 9.0})
+    assert weights[4] == 3.0 and np.count_nonzero(weights != 1.0) == 1
+    y_true = np.array([[4, 5, 0]])
+    logits = np.random.default_rng(0).normal(size=(1, 3, 7)).astype("float32")
+    each = -tf.nn.log_softmax(logits).numpy()[0, [0, 1], [4, 5]]  # the two real tokens' cross-entropies
+    assert float(weighted_masked_loss(weights)(y_true, logits)) == pytest.approx((3 * each[0] + each[1]) / 4, 1e-5)
+    assert float(weighted_masked_loss(np.ones(7))(y_true, logits)) == pytest.approx(float(masked_loss(y_true, logits)))
 
 
 @pytest.mark.parametrize("kind", ["lstm", "transformer"])
