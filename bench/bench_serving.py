@@ -6,7 +6,7 @@ In one run, on 127.0.0.1:
 1. The floor: in-process time of each part for one image (decode and resize, encoder, decoder search,
    espeak-ng, MP3 encode), with the model loaded from the registry as the service loads it.
 2. `mlflow models serve --env-manager local` (its default one worker, and two) answering `/invocations`
-   with the caption only, and this app through gunicorn as `make run` serves it (2 workers x 4 threads)
+   with the caption only, and this app through gunicorn as `make run` serves it (2 workers x 4 threads, and 1 x 8)
    answering `/api/convert` with caption, speech and MP3: p50 and p95 at 1 and 8 clients, requests/s,
    errors, server memory (RSS of the process tree after the load), seconds from start to ready.
 3. The ratios against the goals of issue #7.
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import requests
 
-from common import ROOT, listener_pid, load, pictures, resolve_store, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
+from common import ROOT, listener_pid, load, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
 
 from tests.app.gunicorn_server import free_port, serve  # noqa: E402
 
@@ -147,10 +147,8 @@ def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_t
         ready = time.perf_counter() - start
         bodies = [{"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(d).decode()]]}}
                   for _, d in images]
-        session = requests.Session()
-
         def post(n: int) -> tuple[bool, str]:
-            answer = session.post(f"{url}/invocations", json=bodies[n % len(bodies)], timeout=60)
+            answer = session().post(f"{url}/invocations", json=bodies[n % len(bodies)], timeout=60)
             ok = answer.status_code == 200 and isinstance(answer.json()["predictions"][0], str)
             return ok, f"{answer.status_code} {answer.text[:120]}"
 
@@ -160,19 +158,19 @@ def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_t
         server.wait(timeout=30)
 
 
-def bench_app(tracking_uri: str, model: str, images, requests_total: int, folder: Path) -> dict:
+def bench_app(tracking_uri: str, model: str, workers: int, threads: int, images, requests_total: int,
+              folder: Path) -> dict:  # fmt: skip
     """This app under gunicorn, as `make run` serves it: ready time and load figures."""
     start = time.perf_counter()
-    with serve(tracking_uri, folder / "instance", SPEECH_CACHE_ENTRIES="0", MODEL_POLL_SECONDS="0",
-               HISTORY_RETENTION=str(requests_total * 2)) as (url, _):  # fmt: skip
+    settings = {"SPEECH_CACHE_ENTRIES": "0", "MODEL_POLL_SECONDS": "0", "HISTORY_RETENTION": str(requests_total * 2)}
+    with serve(tracking_uri, folder / f"instance-{workers}x{threads}", workers=workers, threads=threads,
+               **settings) as (url, _):
         ready = time.perf_counter() - start
         port = int(url.rsplit(":", 1)[1])
 
-        session = requests.Session()
-
         def post(n: int) -> tuple[bool, str]:
             name, data = images[n % len(images)]
-            answer = session.post(f"{url}/api/convert", files={"image": (name, data)},
+            answer = session().post(f"{url}/api/convert", files={"image": (name, data)},
                                   data={"model": model, "format": "mp3"}, timeout=60)  # fmt: skip
             ok = answer.status_code == 200 and bool(answer.json().get("caption"))
             return ok, f"{answer.status_code} {answer.text[:120]}"
@@ -186,6 +184,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests at 8 clients (a quarter at 1)")
     parser.add_argument("--repeats", type=int, default=50, help="timed runs of each in-process part")
     parser.add_argument("--tracking-uri", help="an MLflow store with production versions of both models")
+    parser.add_argument("--app", nargs="+", default=["2x4", "1x8"], metavar="WORKERSxTHREADS",
+                        help="gunicorn configurations of this app to run (the first is the one compared)")
     args = parser.parse_args()
     if shutil.which("bash") is None:
         raise SystemExit("mlflow models serve needs bash")
@@ -200,9 +200,11 @@ def main() -> int:
                 tracking_uri, args.model, 1, images, args.requests, folder / "mlflow-1.log"),
             "mlflow models serve, 2 workers: caption": bench_mlflow(
                 tracking_uri, args.model, 2, images, args.requests, folder / "mlflow-2.log"),
-            "this app, gunicorn 2x4 (make run): caption + speech + MP3": bench_app(
-                tracking_uri, args.model, images, args.requests, folder),
         }
+        for config in args.app:
+            workers, threads = (int(n) for n in config.split("x"))
+            servers[f"this app, gunicorn {config}: caption + speech + MP3"] = bench_app(
+                tracking_uri, args.model, workers, threads, images, args.requests, folder)
 
     cpu = f"{os.cpu_count()} cores"
     print(f"\n{args.model}: {described}; 320x240 JPEG/PNG uploads; {cpu}; example caption: {caption!r}\n")
@@ -219,7 +221,7 @@ def main() -> int:
               f"| {r['c8']['p95']:.1f} | {r['c8']['per_s']:.1f} | {r['errors']} | {r['rss']:.0f} |")
         for line in r["samples"]:
             print("   ", line)
-    app, mlflow_1 = servers[list(servers)[2]], servers[list(servers)[0]]
+    app, mlflow_1 = servers[list(servers)[2]], servers[list(servers)[0]]  # the first app configuration
     best_mlflow = max((servers[k] for k in list(servers)[:2]), key=lambda r: r["c8"]["per_s"])
     overhead = app["c1"]["p50"] - total
     print("\n| goal (issue #7) | figure | ratio | met |\n| --- | --- | --- | --- |")

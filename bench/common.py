@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+import requests
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +106,16 @@ def listener_pid(port: int) -> int | None:
                 process, parent = parent, parent.parent()
             return process.pid
     return None
+
+
+_local = threading.local()
+
+
+def session() -> requests.Session:
+    """This thread's HTTP session (kept-alive connections, one per client thread)."""
+    if not hasattr(_local, "session"):
+        _local.session = requests.Session()
+    return _local.session
 
 
 def load(call: Callable[[int], tuple[bool, str]], clients: int, requests_total: int) -> dict:

@@ -11,6 +11,7 @@ from app.services.db import iso
 from app.services.history import History, Result
 
 bp = Blueprint("history", __name__)
+MAX_PAGE = 10**6  # the highest page number a client may ask for (the document says so too)
 
 
 def result_json(result: Result) -> dict[str, Any]:
@@ -36,18 +37,22 @@ def _result(result_id: str) -> Result:
 
 
 def _positive_int(name: str, default: int, high: int) -> int:
-    raw = request.args.get(name)
+    try:
+        raw = request.args.get(name)
+    except UnicodeDecodeError:  # Werkzeug decodes the query string strictly, and gunicorn passes on any bytes
+        raise ApiError("the query string is not UTF-8: percent-encode it", code="invalid_query") from None
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:  # "²".isdigit() is true
-        raise ApiError(f"{name} must be an integer from 1 to {high}, not {raw!r}", code="invalid_query")
-    return int(raw)
+    digits = raw.lstrip("0")  # int() refuses more than 4,300 digits, leading zeros included
+    if not (raw.isascii() and raw.isdigit()) or len(digits) > len(str(high)) or not 1 <= int(digits or 0) <= high:
+        raise ApiError(f"{name} must be an integer from 1 to {high}, not {raw!r}", code="invalid_query")  # also "²"
+    return int(digits)
 
 
 @bp.get("/history")
 def history_page() -> Response:
     config = current_app.config
-    page = _positive_int("page", 1, 10**6)
+    page = _positive_int("page", 1, MAX_PAGE)
     per_page = _positive_int("per_page", config["HISTORY_PAGE_SIZE"], config["HISTORY_MAX_PAGE_SIZE"])
     results, total = _history().page(page, per_page)
     return jsonify(items=[result_json(r) for r in results], page=page, per_page=per_page, total=total,

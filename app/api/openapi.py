@@ -6,8 +6,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from app.api.history import MAX_PAGE
 from app.services.images import ACCEPTED_TEXT
 from app.services.train_params import OVERRIDES
+from pipeline.speech.languages import LANGUAGES
+from pipeline.speech.settings import ENGINES, MIME_TYPES
 
 bp = Blueprint("openapi", __name__)
 
@@ -17,6 +20,8 @@ ADMIN = [{"bearer": []}]
 RESULT_ID = {"name": "result_id", "in": "path", "required": True,
              "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}  # fmt: skip
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+EMPTY_IS_DEFAULT = "left out or empty: the service's default"
+SPEECH_CHOICE = f"in any case; {EMPTY_IS_DEFAULT}"
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -48,7 +53,10 @@ def _override_schema() -> dict[str, Any]:
         if override.low is not None:
             schema.update(minimum=override.low, maximum=override.high)
         properties[field] = schema
-    return {"type": "object", "additionalProperties": False, "properties": properties}
+    scoped = [field for field, override in OVERRIDES.items() if override.per_decoder]
+    return {"type": "object", "additionalProperties": False, "properties": properties,
+            # decoder only says which decoder the fit settings go to, so it comes with one of them (check_overrides)
+            "dependentSchemas": {"decoder": {"anyOf": [{"required": [field]} for field in scoped]}}}
 
 
 def build_spec(config: dict[str, Any]) -> dict[str, Any]:
@@ -57,9 +65,11 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
     convert_form = {"type": "object", "required": ["image"], "properties": {
         "image": {"type": "string", "format": "binary",
                   "description": f"{ACCEPTED_TEXT}; at most {config['MAX_CONTENT_LENGTH']} bytes"},
-        "model": {"type": "string", "enum": config["MODEL_NAMES"], "default": config["DEFAULT_MODEL"]},
-        "lang": {"type": "string", "example": "en"}, "engine": {"type": "string", "enum": ["espeak", "gtts", "auto"]},
-        "format": {"type": "string", "enum": ["mp3", "wav"]}}}  # fmt: skip
+        "model": {"type": "string", "enum": config["MODEL_NAMES"], "default": config["DEFAULT_MODEL"],
+                  "description": EMPTY_IS_DEFAULT},
+        "lang": {"type": "string", "enum": list(LANGUAGES), "description": SPEECH_CHOICE},
+        "engine": {"type": "string", "enum": list(ENGINES), "description": SPEECH_CHOICE},
+        "format": {"type": "string", "enum": list(MIME_TYPES), "description": SPEECH_CHOICE}}}  # fmt: skip
     paths = {
         "/api/convert": {"post": {
             "summary": "Caption a picture and speak the caption; the result is kept",
@@ -81,7 +91,8 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
             "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404)}}},
         "/api/history": {"get": {
             "summary": "Kept results, newest first", "parameters": [
-                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
+                                                          "default": 1}},
                 {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1,
                  "maximum": config["HISTORY_MAX_PAGE_SIZE"], "default": config["HISTORY_PAGE_SIZE"]}}],
             "responses": {"200": _json({"type": "object", "properties": {

@@ -132,7 +132,10 @@ class History:
             known = {row[0] for row in db.execute("SELECT id FROM results")}
         removed = 0
         for entry in self.results_dir.iterdir():
-            stale = time.time() - entry.stat().st_mtime > STALE_S
+            try:
+                stale = time.time() - entry.stat().st_mtime > STALE_S
+            except FileNotFoundError:  # swept by another worker starting too, or a temporary renamed into place
+                continue
             if stale and entry.is_dir() and entry.name not in known:
                 shutil.rmtree(entry, ignore_errors=True)
                 removed += 1

@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -21,6 +23,7 @@ from flask import Flask
 from PIL import Image
 
 log = logging.getLogger(__name__)
+STORE_CONNECT_TIMEOUT_S = 3.0  # a tracking server that does not accept a connection in this time is down
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,8 @@ class ModelRegistry:
     def refresh(self) -> dict[str, Outcome]:
         """Check every alias now; load what changed. One refresh at a time; serving never waits for it."""
         with self._refresh_lock:
-            return {name: self._refresh_one(name) for name in self.names}
+            down = _unreachable(self.tracking_uri)
+            return {name: self._refresh_one(name, down) for name in self.names}
 
     def _watch(self) -> None:
         while not self._stop.wait(self.poll_s):
@@ -105,9 +109,12 @@ class ModelRegistry:
             except Exception:  # the watcher must outlive a bad check; the next one may succeed
                 log.exception("model watcher: refresh failed")
 
-    def _refresh_one(self, name: str) -> Outcome:
+    def _refresh_one(self, name: str, down: str | None = None) -> Outcome:
         current = self._served.get(name)
         served = current.version if current else None
+        if down is not None:
+            return self._failed(name, served, f"cannot resolve {name}@{self.alias}: the tracking server "
+                                              f"{self.tracking_uri} is unreachable ({down})")  # fmt: skip
         try:
             version = self._client().get_model_version_by_alias(name, self.alias)
         except Exception as exc:  # MlflowException (no such model or alias) or the store unreachable
@@ -160,6 +167,25 @@ class ModelRegistry:
         if self.warm_up:  # the first call builds and traces the graph: pay it here, not in a request
             model.caption(Image.new("RGB", (64, 64), (127, 127, 127)))
         return model
+
+
+def _unreachable(uri: str) -> str | None:
+    """Why the tracking server at an http(s) ``uri`` refuses a connection now, or None (other stores: None).
+
+    MLflow's client retries a refused connection with back-off for about four minutes per call, which
+    would hold a worker's start past gunicorn's time-out (and again at every restart); one connect decides first.
+    """
+    import requests
+
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname or requests.utils.get_environ_proxies(uri):
+        return None  # not a server, or reached through a proxy: MLflow's own call decides
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname, port), timeout=STORE_CONNECT_TIMEOUT_S).close()
+    except (OSError, ValueError) as exc:
+        return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return None
 
 
 def _first_line(exc: Exception) -> str:

@@ -31,6 +31,8 @@ class Override:
 
     def check(self, field: str, value: Any) -> Any:
         """Return ``value`` if it has the right type and lies in range; else raise a 400 saying why."""
+        if self.kind is int and isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 3.0 is the integer 3 (to JSON Schema too), 2.5 is not
         kind_ok = isinstance(value, self.kind) and not isinstance(value, bool)
         if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
             value, kind_ok = float(value), True
