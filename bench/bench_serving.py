@@ -6,7 +6,7 @@ In one run, on 127.0.0.1:
 1. The floor: in-process time of each part for one image (decode and resize, encoder, decoder search,
    espeak-ng, MP3 encode), with the model loaded from the registry as the service loads it.
 2. `mlflow models serve --env-manager local` (its default one worker, and two) answering `/invocations`
-   with the caption only, and this app through gunicorn as `make run` serves it (2 workers x 4 threads, and 1 x 8)
+   with the caption only, and this app through gunicorn as `make run` serves it (1 worker x 8 threads, and 2 x 4)
    answering `/api/convert` with caption, speech and MP3: p50 and p95 at 1 and 8 clients, requests/s,
    errors, server memory (RSS of the process tree after the load), seconds from start to ready.
 3. The ratios against the goals of issue #7.
@@ -184,7 +184,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests at 8 clients (a quarter at 1)")
     parser.add_argument("--repeats", type=int, default=50, help="timed runs of each in-process part")
     parser.add_argument("--tracking-uri", help="an MLflow store with production versions of both models")
-    parser.add_argument("--app", nargs="+", default=["2x4", "1x8"], metavar="WORKERSxTHREADS",
+    parser.add_argument("--app", nargs="+", default=["1x8", "2x4"], metavar="WORKERSxTHREADS",
                         help="gunicorn configurations of this app to run (the first is the one compared)")
     args = parser.parse_args()
     if shutil.which("bash") is None:

@@ -93,6 +93,8 @@ class TrainingRunner:
                     ending["error"] = f"stopped after the time limit of {self.timeout_s} s (TRAIN_TIMEOUT_S)"
             if ending["exit_code"] == 0:
                 ending["status"] = "succeeded"
+            elif ending["error"] is None and (ending["exit_code"] or 0) < 0:
+                ending["error"] = f"the training command was killed by {signal.Signals(-ending['exit_code']).name}"
             elif ending["error"] is None:
                 ending["error"] = f"the training command exited with status {ending['exit_code']}: see log_tail"
             ending.update({key: value for key, value in self._outcome(job_id).items() if ending.get(key) is None})

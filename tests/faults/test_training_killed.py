@@ -53,7 +53,7 @@ def test_a_training_job_killed_mid_training_fails_and_changes_no_model(trained_p
         app.extensions["training"].stop()
 
     assert status["status"] == "failed" and status["exit_code"] == -signal.SIGKILL
-    assert status["error"] == f"the training command exited with status {-signal.SIGKILL}: see log_tail"
+    assert status["error"] == "the training command was killed by SIGKILL"
     assert status["finished_at"] is not None
     assert status["stage"] == "train@transformer" and status["epoch"]["current"] < OVERRIDES["epochs"]
     assert status["model"] is None and status["promoted"] is False  # its run began, and registered nothing
