@@ -84,8 +84,11 @@ class TrainingRunner:
         ending: dict[str, Any] = {"status": "failed", "exit_code": None, "error": None}
         try:
             with open(self.log_path(job_id), "ab") as out:
+                # The job inherits the lock (pass_fds), so it stays held while the job lives even if this worker
+                # dies: no second job can start beside an orphaned one.
                 self._process = subprocess.Popen(argv, cwd=self.cwd, env=self._env(job_id), stdin=subprocess.DEVNULL,
-                                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                                 pass_fds=(lock,))
                 try:
                     ending["exit_code"] = self._process.wait(timeout=self.timeout_s)
                 except subprocess.TimeoutExpired:

@@ -1,6 +1,7 @@
 """POST /api/train and GET /api/train/<job_id>: auth, the override whitelist, and real background jobs."""
 
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -187,6 +188,33 @@ def test_one_job_at_a_time(make_app, admin_headers):
         time.sleep(0.05)
     assert again.status_code == 202
     wait_for(client, again.json["job_id"], admin_headers)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
+def test_the_job_itself_holds_the_lock_so_a_dead_worker_frees_nothing(make_app, admin_headers):
+    from app.services import joblock
+
+    app = make_app(TRAIN_COMMAND=[sys.executable, "-c", "import time; time.sleep(3)"])
+    client, runner = app.test_client(), app.extensions["training"]
+    job_id = client.post("/api/train", json={}, headers=admin_headers).json["job_id"]
+    lock = os.path.realpath(runner.lock_path)
+
+    def holders(pid: int | str) -> list[int]:
+        fds = Path(f"/proc/{pid}/fd")
+        return [int(fd.name) for fd in fds.iterdir() if os.path.realpath(fd) == lock] if fds.is_dir() else []
+
+    deadline = time.monotonic() + 10
+    while not (runner._process and holders(runner._process.pid)):  # the job has started, holding the lock
+        assert time.monotonic() < deadline, "the job's process never held the lock"
+        time.sleep(0.05)
+    [mine] = holders("self")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, mine)  # this process lets go of its copy, as a killed worker would
+    os.close(null)
+    assert joblock.is_held(runner.lock_path)
+    assert client.post("/api/train", json={}, headers=admin_headers).status_code == 409
+    assert wait_for(client, job_id, admin_headers)["status"] == "succeeded"
+    assert not joblock.is_held(runner.lock_path)
 
 
 def test_a_failing_job_says_so(make_app, admin_headers):
