@@ -3,9 +3,10 @@
 ``build_bundles`` does in one process what the stages do (download, preprocess, featurize, train, and
 the ``Captioner`` bundle evaluate logs), at the sizes of ``TINY``: both decoders in about a minute on
 2 cores, mostly TensorFlow tracing the first epochs (fewer epochs barely save time and the captions turn
-to "a a of a"). Build them once per session; ``register`` logs a bundle again (``log_captioner``, as
+to "a a of a"); the bench uses it. The tests take the same bundles from the session's tiny `dvc repro`
+(``bundles_from_project``, tests/conftest.py). ``register`` logs a bundle again (``log_captioner``, as
 evaluate does) whenever a test needs a new version, which costs about a second. When the stages change
-how they build a model, follow them here.
+how they build a model, follow them in ``build_bundles``.
 
     bundles = build_bundles(tmp / "tiny")                      # {"lstm": TinyModel, "transformer": TinyModel}
     bundles = bundles_from_project(project_path, tmp / "b")    # the same, from a project after `dvc repro`
