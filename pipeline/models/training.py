@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 class Fit:
     """How to fit: epochs, batch, peak learning rate, early-stopping patience, seed; for the decoders, how
     many of an image's captions an epoch draws (0: all); whether XLA compiles the training step; words
-    whose loss counts more (``{word: weight}``; words not in the vocabulary are ignored)."""
+    whose loss counts more (``{word: weight}``; words not in the vocabulary are ignored), and how many
+    times per epoch the images whose captions use one of them are drawn (``oversample``; 1: once)."""
 
     epochs: int
     batch_size: int
@@ -33,6 +34,7 @@ class Fit:
     captions_per_image: int = 0
     xla: bool = False
     token_weights: dict[str, float] | None = None
+    oversample: int = 1
 
 
 def schedule(peak: float, steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -120,14 +122,26 @@ def train_decoder(kind: str, grids: dict[str, np.ndarray], splits: dict[str, Spl
     length = tokenizer.vocabulary.sequence_length
     decoder = build_decoder(kind, tokenizer.size, cells, length, **sizes)
     model = caption_model(decoder, cells, dim, length - 1, name=f"{kind}_captioner")
-    train = caption_dataset(grids["train"], splits["train"].captions, fit.batch_size, True, fit.seed,
-                            fit.captions_per_image)
+    weights = token_weights(tokenizer, fit.token_weights or {})
+    train_grids, train_captions = oversample(grids["train"], splits["train"].captions, np.flatnonzero(weights != 1),
+                                             fit.oversample)  # fmt: skip
+    train = caption_dataset(train_grids, train_captions, fit.batch_size, True, fit.seed, fit.captions_per_image)
     dev = caption_dataset(grids["dev"], splits["dev"].captions, 512, False, fit.seed)
-    images, per_image = splits["train"].captions.shape[:2]
+    images, per_image = train_captions.shape[:2]
     steps = int(np.ceil(images * min(fit.captions_per_image or per_image, per_image) / fit.batch_size))
-    loss = weighted_masked_loss(token_weights(tokenizer, fit.token_weights)) if fit.token_weights else masked_loss
+    loss = weighted_masked_loss(weights) if fit.token_weights else masked_loss
     history = _fit(model, train, dev, fit, steps, "val_loss", loss, callbacks, metrics=[masked_accuracy])
     return model, history
+
+
+def oversample(grids: np.ndarray, captions: np.ndarray, token_ids: np.ndarray,
+               times: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The images whose captions [N, 5, L] use any of ``token_ids``, ``times`` times in all; the others once."""
+    if times <= 1 or not len(token_ids):
+        return grids, captions
+    chosen = np.flatnonzero(np.isin(captions, token_ids).any(axis=(1, 2)))
+    index = np.concatenate([np.arange(len(captions)), *[chosen] * (times - 1)])
+    return grids[index], captions[index]
 
 
 def token_weights(tokenizer: Tokenizer, weights: dict[str, float]) -> np.ndarray:

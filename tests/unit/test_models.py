@@ -39,6 +39,18 @@ def test_a_weighted_word_counts_as_that_many_tokens():
     assert float(weighted_masked_loss(np.ones(7))(y_true, logits)) == pytest.approx(float(masked_loss(y_true, logits)))
 
 
+def test_oversampling_repeats_only_the_images_whose_captions_use_a_weighted_word():
+    from pipeline.models.training import oversample
+
+    captions = np.zeros((3, 2, 4), np.int32)
+    captions[1, 1, 2] = 6  # only image 1 has a caption with token 6
+    grids = np.arange(3, dtype=np.float32)[:, None, None] * np.ones((3, 2, 2), np.float32)
+    more_grids, more_captions = oversample(grids, captions, np.array([6]), 3)
+    assert more_grids[:, 0, 0].tolist() == [0, 1, 2, 1, 1] and (more_captions[3:] == captions[1]).all()
+    assert oversample(grids, captions, np.array([6]), 1)[0] is grids
+    assert oversample(grids, captions, np.array([], np.int64), 3)[1] is captions
+
+
 @pytest.mark.parametrize("kind", ["lstm", "transformer"])
 def test_each_decoder_saves_and_reloads_with_the_same_outputs(tmp_path, kind):
     keras.utils.set_random_seed(0)
