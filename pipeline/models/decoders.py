@@ -122,21 +122,22 @@ class TransformerDecoder(layers.Layer):
                 "dropout": self.dropout_rate}
 
 
-def masked_loss(y_true, y_pred):
-    """Mean cross-entropy over non-padding target tokens."""
+def masked_loss(y_true, y_pred, weights=None):
+    """Mean cross-entropy over non-padding target tokens; with ``weights`` (one per token id), a token of
+    weight k counts as k tokens."""
     mask = ops.cast(ops.not_equal(y_true, 0), "float32")
+    if weights is not None:
+        mask = mask * ops.take(weights, ops.cast(y_true, "int32"))
     loss = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
     return ops.sum(loss * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
 def weighted_masked_loss(weights: np.ndarray):
-    """``masked_loss`` with a weight per target token id: a word of weight k counts as k tokens."""
+    """``masked_loss`` with these token weights, as a Keras loss of (y_true, y_pred)."""
     table = ops.convert_to_tensor(np.asarray(weights, np.float32))
 
     def weighted_masked_loss(y_true, y_pred):
-        mask = ops.cast(ops.not_equal(y_true, 0), "float32") * ops.take(table, ops.cast(y_true, "int32"))
-        loss = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
-        return ops.sum(loss * mask) / ops.maximum(ops.sum(mask), 1.0)
+        return masked_loss(y_true, y_pred, table)
 
     return weighted_masked_loss
 
