@@ -16,57 +16,45 @@ import argparse
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
 
-from common import MODELS, percentile, pictures, resolve_store  # noqa: E402  (puts the repository on sys.path)
+from common import MODELS, load, percentile, pictures, resolve_store, session  # noqa: E402  (repository on sys.path)
 
 from tests.app.gunicorn_server import serve  # noqa: E402
 
 
 def run(url: str, clients: int, conversions: int, fmt: str) -> tuple[list[float], list[dict], list[str]]:
-    """``conversions`` POSTs spread over ``clients`` threads; latencies (ms), answers, errors."""
-    images, models = pictures(), MODELS
+    """``conversions`` POSTs spread over ``clients`` threads; latencies (ms) of the answered ones, answers, errors."""
+    images, answers = pictures(), []
 
-    def client(index: int) -> tuple[list[float], list[dict], list[str]]:
-        latencies, answers, errors = [], [], []
-        with requests.Session() as session:
-            for n in range(index, conversions, clients):
-                name, data = images[n % len(images)]
-                start = time.perf_counter()
-                try:
-                    answer = session.post(f"{url}/api/convert", files={"image": (name, data)},
-                                          data={"model": models[n % 2], "format": fmt}, timeout=60)  # fmt: skip
-                except requests.RequestException as exc:
-                    errors.append(f"#{n}: {type(exc).__name__}: {exc}")
-                    continue
-                latencies.append((time.perf_counter() - start) * 1000)
-                if answer.status_code == 200:
-                    answers.append(answer.json())
-                else:
-                    errors.append(f"#{n}: {answer.status_code} {answer.text[:200]}")
-        return latencies, answers, errors
+    def post(n: int) -> tuple[bool, str]:
+        name, data = images[n % len(images)]
+        answer = session().post(f"{url}/api/convert", files={"image": (name, data)},
+                                data={"model": MODELS[n % 2], "format": fmt}, timeout=60)  # fmt: skip
+        if answer.status_code != 200:
+            return False, f"{answer.status_code} {answer.text[:200]}"
+        answers.append(answer.json())
+        return True, ""
 
-    with ThreadPoolExecutor(clients) as pool:
-        parts = list(pool.map(client, range(clients)))
-    return [x for p in parts for x in p[0]], [x for p in parts for x in p[1]], [x for p in parts for x in p[2]]
+    result = load(post, clients, conversions)
+    return result["latencies"], answers, result["errors"]
 
 
 def missing_results(url: str, answers: list[dict]) -> list[str]:
     """Answered conversions whose audio or history entry cannot be found afterwards."""
     problems = []
-    with requests.Session() as session:
+    with requests.Session() as http:
         listed, page = set(), 1
         while True:
-            body = session.get(f"{url}/api/history", params={"page": page, "per_page": 100}, timeout=30).json()
+            body = http.get(f"{url}/api/history", params={"page": page, "per_page": 100}, timeout=30).json()
             listed |= {item["id"] for item in body["items"]}
             if page >= body["pages"]:
                 break
             page += 1
         for answer in answers:
-            audio = session.get(url + answer["audio_url"], timeout=30)
+            audio = http.get(url + answer["audio_url"], timeout=30)
             if audio.status_code != 200 or not audio.content:
                 problems.append(f"{answer['id']}: audio {audio.status_code}")
             if answer["id"] not in listed:
