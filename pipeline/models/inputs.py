@@ -69,18 +69,45 @@ def image_dataset(paths: list[str], image_size: int, batch_size: int, extra: tup
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def flip_augmenter(tokenizer: Tokenizer, seed: int = 0):
-    """Mirror half the images left-right and swap ``left`` and ``right`` in their captions, so they stay true."""
+def augmenter(tokenizer: Tokenizer, seed: int = 0, flip: bool = False, crop: float = 0.0, jitter: float = 0.0):
+    """Training-only changes to an (image, captions) pair that keep the captions true; None when all are off.
+
+    ``flip``: mirror half the images left-right and swap ``left`` and ``right`` in their captions.
+    ``crop``: keep a random square of at least ``1 - crop`` of the side and resize it back, so things
+    move and grow a little (up to 0.2 keeps the embedded data's small and large sizes apart).
+    ``jitter``: scale brightness, contrast and saturation each by a random factor in ``[1 - jitter, 1 + jitter]``;
+    the hue never changes, because the captions name colours.
+    """
+    if not 0 <= crop < 0.5 or not 0 <= jitter < 1:
+        raise ValueError(f"augment: crop must be in [0, 0.5) and jitter in [0, 1), not {crop!r} and {jitter!r}")
+    if not (flip or crop or jitter):
+        return None
     table = np.arange(tokenizer.size, dtype=np.int32)
     if "left" in tokenizer.index and "right" in tokenizer.index:
         left, right = tokenizer.index["left"], tokenizer.index["right"]
         table[left], table[right] = right, left
     table = tf.constant(table)
 
+    def uniform(low: float, high: float, op: int) -> tf.Tensor:  # one op seed per draw: equal seeds would agree
+        return tf.random.uniform([], low, high, seed=seed + op)
+
     def augment(image, captions):
-        flip = tf.random.uniform([], seed=seed) < 0.5
-        image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
-        return image, tf.cond(flip, lambda: tf.gather(table, captions), lambda: captions)
+        size = image.shape[0]
+        if flip:
+            mirrored = uniform(0, 1, 0) < 0.5
+            image = tf.cond(mirrored, lambda: tf.image.flip_left_right(image), lambda: image)
+            captions = tf.cond(mirrored, lambda: tf.gather(table, captions), lambda: captions)
+        if crop:
+            side = tf.cast(tf.round(size * uniform(1 - crop, 1, 1)), tf.int32)
+            y, x = [tf.cast(uniform(0, 1, 2 + i) * tf.cast(size - side + 1, tf.float32), tf.int32) for i in (0, 1)]
+            patch = tf.image.resize(image[y:y + side, x:x + side], (size, size), antialias=True)
+            image = tf.cast(tf.clip_by_value(tf.round(patch), 0, 255), tf.uint8)
+        if jitter:
+            pixels = tf.cast(image, tf.float32) / 255.0 * uniform(1 - jitter, 1 + jitter, 4)  # brightness
+            pixels = tf.image.adjust_contrast(pixels, uniform(1 - jitter, 1 + jitter, 5))
+            pixels = tf.image.adjust_saturation(tf.clip_by_value(pixels, 0, 1), uniform(1 - jitter, 1 + jitter, 6))
+            image = tf.cast(tf.round(tf.clip_by_value(pixels, 0, 1) * 255), tf.uint8)
+        return image, captions
 
     return augment
 

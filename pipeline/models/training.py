@@ -14,7 +14,7 @@ from pipeline.data.vocabulary import Tokenizer
 from pipeline.models.decoders import (TransformerDecoder, build_decoder, caption_model, masked_accuracy, masked_loss,
                                       weighted_masked_loss)
 from pipeline.models.encoder import build_encoder, build_pretrained_encoder, image_size_of
-from pipeline.models.inputs import Split, caption_dataset, consistent_words, content_targets, flip_augmenter, image_dataset
+from pipeline.models.inputs import Split, augmenter, caption_dataset, consistent_words, content_targets, image_dataset
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,14 @@ def _fit(model: keras.Model, train, dev, fit: Fit, steps_per_epoch: int, monitor
 
 
 def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tokenizer, fit: Fit, head_dim: int,
-                  head_layers: int, head_captions: int, bow_weight: float, flip: bool) -> dict:
+                  head_layers: int, head_captions: int, bow_weight: float, augment: dict | None = None) -> dict:
     """Train ``encoder`` end to end through a small Transformer caption head (then discarded).
 
     The head reads the grid with learned cell positions, so the encoder must keep where things are
     (a bag-of-words target alone cannot tell "left of" from "right of"); an auxiliary loss on the
     max-pooled grid, predicting the words annotators agree on (``consistent_words``), gives a dense
-    signal for what is in the picture (colours, shapes, counts).
+    signal for what is in the picture (colours, shapes, counts). ``augment`` holds ``augmenter``'s
+    switches (flip, crop, jitter) for the training images.
     """
     keras.utils.set_random_seed(fit.seed)
     size, length = image_size_of(encoder), tokenizer.vocabulary.sequence_length
@@ -86,9 +87,9 @@ def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tok
         captions = tf.reshape(captions, [-1, length])
         return (images, captions[:, :-1]), {"caption": captions[:, 1:], "bow": bow_target}
 
-    augment = flip_augmenter(tokenizer, fit.seed) if flip else None
+    changes = augmenter(tokenizer, fit.seed, **(augment or {}))
     train = image_dataset(splits["train"].paths, size, fit.batch_size, (splits["train"].captions,), shuffle=True,
-                          seed=fit.seed, augment=augment).map(lambda i, c: pick(i, c, True))
+                          seed=fit.seed, augment=changes).map(lambda i, c: pick(i, c, True))
     dev = image_dataset(splits["dev"].paths, size, fit.batch_size, (splits["dev"].captions,)).map(
         lambda i, c: pick(i, c, False))
     steps = int(np.ceil(len(splits["train"].paths) / fit.batch_size))
@@ -104,7 +105,8 @@ def make_encoder(params: dict, splits: dict[str, Split], tokenizer: Tokenizer) -
         return build_pretrained_encoder(params["encoder"], params.get("weights")), {}
     keras.utils.set_random_seed(int(params["seed"]))
     encoder = build_encoder(int(params["image_size"]), tuple(params["widths"]), int(params["feature_dim"]))
-    return encoder, train_encoder(encoder, splits, tokenizer, Fit(**params["fit"]), **params["head"])
+    return encoder, train_encoder(encoder, splits, tokenizer, Fit(**params["fit"]), **params["head"],
+                                  augment=params.get("augment"))
 
 
 def extract(encoder: keras.Model, paths: list[str], batch_size: int = 128) -> np.ndarray:

@@ -176,3 +176,37 @@ def test_caption_sampling_draws_k_of_each_images_captions_afresh_each_epoch():
     assert epochs[0] != epochs[1] or epochs[1] != epochs[2]  # a fresh draw, not the same two each time
     full = caption_dataset(grids, captions, 4, False, seed=1)
     assert sum(int(b[0][1].shape[0]) for b in full) == n * c
+
+
+def test_augmentation_keeps_captions_true():
+    from pipeline.models.inputs import augmenter
+
+    vocab = Vocabulary(tokens=["", "[UNK]", "<start>", "<end>", "red", "left", "right", "of"], sequence_length=6)
+    tokenizer = Tokenizer(vocab)
+    assert augmenter(tokenizer, flip=False) is None  # nothing on: the pipeline is left as it was
+    with pytest.raises(ValueError, match="crop"):
+        augmenter(tokenizer, crop=0.7)
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[8:24, 2:12] = (200, 30, 30)  # a red block on the left
+    caption = tf.constant([[2, 4, 5, 7, 3, 0]])  # "red left of"
+
+    flip = augmenter(tokenizer, seed=3, flip=True)
+    outcomes = {}
+    for _ in range(20):
+        out, words = flip(tf.constant(image), caption)
+        mirrored = bool(out.numpy()[16, 28, 0] == 200)
+        outcomes[mirrored] = words.numpy()[0].tolist()
+        assert mirrored or np.array_equal(out.numpy(), image)
+    assert outcomes == {True: [2, 4, 6, 7, 3, 0], False: [2, 4, 5, 7, 3, 0]}  # both happen; "left" becomes "right"
+
+    both = augmenter(tokenizer, seed=3, crop=0.2, jitter=0.3)
+    changed = 0
+    for _ in range(10):
+        out, words = both(tf.constant(image), caption)
+        out = out.numpy()
+        assert out.shape == image.shape and out.dtype == np.uint8 and words.numpy().tolist() == caption.numpy().tolist()
+        red = out[..., 0].astype(int) - out[..., 1:].max(-1)
+        assert red.max() > 80 and red.min() >= -5  # still red, nothing turned another hue
+        assert (red[:, :16] > 40).sum() > 4 * (red[:, 16:] > 40).sum()  # and still on the left
+        changed += not np.array_equal(out, image)
+    assert changed == 10
