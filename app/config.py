@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Config
 
+from pipeline.models import PRECISIONS
 from pipeline.tracking import PRODUCTION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "MODEL_ALIAS": PRODUCTION,
     "MODEL_POLL_SECONDS": 60.0,  # 0 turns the watcher off (POST /api/models/reload still works)
     "MODEL_WARM_UP": True,  # caption one small image before serving a newly loaded version
+    # float32: the Keras models; float16: each version's float16 TFLite export (evaluate.float16 in params.yaml).
+    # A version logged without one is not served (its error says so); the float32 one is never swapped in.
+    "MODEL_PRECISION": "float32",
     # Admin endpoints: POST /api/train, GET /api/train/<id>, POST /api/models/reload; None turns them off (403)
     "ADMIN_TOKEN": None,
     # Results and history (SQLite database and result folders in the instance folder)
@@ -92,6 +96,8 @@ def check_config(config: Config) -> None:
         raise ValueError(f"MODEL_NAMES must be a non-empty list of model names, not {names!r}")
     if config["DEFAULT_MODEL"] not in names:
         raise ValueError(f"DEFAULT_MODEL {config['DEFAULT_MODEL']!r} is not one of MODEL_NAMES {names}")
+    if config["MODEL_PRECISION"] not in PRECISIONS:
+        raise ValueError(f"MODEL_PRECISION must be one of {', '.join(PRECISIONS)}, not {config['MODEL_PRECISION']!r}")
     if isinstance(config["TRAIN_COMMAND"], str) or not config["TRAIN_COMMAND"]:
         raise ValueError("TRAIN_COMMAND must be a list of arguments (no shell), e.g. [\"dvc\", \"exp\", \"run\"]")
     for key in ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "HISTORY_RETENTION", "HISTORY_PAGE_SIZE", "PORT"):

@@ -34,6 +34,7 @@ def main() -> None:
     from pipeline.models.captioner import Captioner, Decoding
     from pipeline.models.evaluation import generate, load_scenes, sample_sheet, score
     from pipeline.models.features import load_grids
+    from pipeline.models.float16 import export, load_images
     from pipeline.models.inputs import load_splits, load_tokenizer
     from pipeline.models.pyfunc import describe, log_captioner
     from pipeline.tracking import runs
@@ -49,7 +50,7 @@ def main() -> None:
     human = dict(zip(("bleu1", "bleu2", "bleu3", "bleu4"), human_bleu([[r.split() for r in t] for t in test.texts])))
     encoder = keras.models.load_model(args.encoder / "encoder.keras", compile=False)
     decoding = Decoding(int(params["beam_width"]), float(params["length_penalty"]))
-    report, rows = {"human": human}, []
+    report, rows, images = {"human": human}, [], None
     for folder in args.models:
         kind = folder.name
         model = keras.models.load_model(folder / "decoder.keras", compile=False)
@@ -72,9 +73,17 @@ def main() -> None:
             mlflow.log_artifact(str(args.validation), "data")
             mlflow.log_artifact(str(sheet), "samples")
             mlflow.log_dict({"captions": dict(zip(names, served))}, "predictions/test.json")
-            Captioner(encoder, model, tokenizer.vocabulary, decoding).save(Path(tmp) / "captioner")
+            captioner = Captioner(encoder, model, tokenizer.vocabulary, decoding)
+            bundle, float16 = Path(tmp) / "captioner", None
+            captioner.save(bundle)
+            if params["float16"]:
+                images = load_images(captioner, test.paths) if images is None else images
+                float16 = Path(tmp) / "captioner_float16"
+                figures = export(captioner, bundle, float16, images)
+                mlflow.log_metrics(figures)
+                report[kind].update(figures)
             info = describe(kind, encoder.name, encoder.output_shape[1:], decoding.beam_width)
-            logged = log_captioner(Path(tmp) / "captioner", info, registered_name=f"captioner-{kind}")
+            logged = log_captioner(bundle, info, registered_name=f"captioner-{kind}", float16=float16)
             decision = promote_if_better(MlflowClient(), f"captioner-{kind}", int(logged.registered_model_version),
                                          f"test_{gate_metric}", metrics[gate_metric])
             report[kind]["promoted"] = decision.promoted

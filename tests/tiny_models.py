@@ -40,6 +40,7 @@ NAMES = ("captioner-lstm", "captioner-transformer")
 
 # params.yaml values for a pipeline that runs in seconds: 60 images, a 32-pixel CNN, 16-wide decoders.
 # The DVC tests set them in their throw-away project; build_bundles merges them over params.yaml the same way.
+# evaluate.float16 is on so that the models the session's pipeline logs carry the float16 export too.
 TINY = {
     "download": {"synthetic": {"num_images": 60}},
     "featurize": {"image_size": 32, "widths": [8, 16], "feature_dim": 16,
@@ -48,7 +49,7 @@ TINY = {
     "train": {"fit": {"epochs": 15, "batch_size": 16, "learning_rate": 0.005, "patience": 15},
               "lstm": {"sizes": {"embed_dim": 16, "units": 32, "attention_units": 16}},
               "transformer": {"sizes": {"dim": 16, "heads": 2, "ff_dim": 32}}},
-    "evaluate": {"beam_width": 2, "samples": 4, "gate_metric": "bleu1"},
+    "evaluate": {"beam_width": 2, "samples": 4, "gate_metric": "bleu1", "float16": True},
 }  # fmt: skip
 
 
@@ -200,13 +201,15 @@ def register_both(store: Store, models: dict[str, TinyModel], test_bleu4: dict[s
     return store
 
 
-def load_captioner(tracking_uri: str, name: str, version: str = PRODUCTION) -> CaptionerModel:
-    """A registered version (or alias) loaded in this process as the service loads it: the pyfunc, unwrapped."""
+def load_captioner(tracking_uri: str, name: str, version: str = PRODUCTION,
+                   precision: str = "float32") -> CaptionerModel:  # fmt: skip
+    """A registered version (or alias) loaded in this process as the service loads it (at ``precision``): the
+    pyfunc, unwrapped."""
     import mlflow
 
     reference = f"models:/{name}@{version}" if not version.isdigit() else f"models:/{name}/{version}"
     with _tracking(tracking_uri):
-        return mlflow.pyfunc.load_model(reference).unwrap_python_model()
+        return mlflow.pyfunc.load_model(reference, model_config={"precision": precision}).unwrap_python_model()
 
 
 class Captions:

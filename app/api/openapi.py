@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from app.api.history import MAX_PAGE
 from app.services.images import ACCEPTED_TEXT
 from app.services.train_params import OVERRIDES
+from pipeline.models import PRECISIONS
 from pipeline.speech.languages import LANGUAGES
 from pipeline.speech.settings import ENGINES, MIME_TYPES
 
@@ -122,6 +123,7 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
             "speech": {"type": "object", "properties": {"engine": string, "lang": string, "format": string}}}},
         "Model": {"type": "object", "properties": {
             "id": string, "name": string, "description": nullable, "architecture": nullable, "decoder": nullable,
+            "precision": {"enum": [*PRECISIONS, None], "description": "the weights served (MODEL_PRECISION)"},
             "version": nullable, "aliases": {"type": "array", "items": string},
             "test_bleu4": {"type": ["number", "null"]}, "default": {"type": "boolean"},
             "loaded": {"type": "boolean"}, "error": nullable}},

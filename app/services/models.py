@@ -2,7 +2,9 @@
 
 The contract a registered model fulfils: an MLflow pyfunc whose ``unwrap_python_model()`` has
 ``caption_images(list[PIL.Image.Image]) -> list[str]`` (RGB, any size) and a dict ``info`` with
-``architecture``, ``description`` and ``decoder``; its run may log the metric ``test_bleu4``.
+``architecture``, ``description`` and ``decoder``; its run may log the metric ``test_bleu4``. It is loaded with
+the model config ``{"precision": MODEL_PRECISION}`` and must say it honoured it (its ``precision`` attribute;
+absent means float32): a version that cannot load as float16 is not served, rather than served as float32.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class ServedModel:
     test_bleu4: float | None
     run_id: str | None
     loaded_at: float
+    precision: str
 
     def caption(self, image: Image.Image) -> str:
         """Caption one picture by calling the model itself (no pyfunc DataFrame round trip)."""
@@ -59,9 +62,10 @@ class Outcome:
 class ModelRegistry:
     """Serves the ``alias`` version of each name; ``refresh`` loads a new one beside the old, then swaps."""
 
-    def __init__(self, tracking_uri: str, names: list[str], alias: str, poll_s: float, warm_up: bool) -> None:
+    def __init__(self, tracking_uri: str, names: list[str], alias: str, poll_s: float, warm_up: bool,
+                 precision: str) -> None:
         self.tracking_uri, self.names, self.alias = tracking_uri, list(names), alias
-        self.poll_s, self.warm_up = float(poll_s), warm_up
+        self.poll_s, self.warm_up, self.precision = float(poll_s), warm_up, precision
         self.errors: dict[str, str] = {}
         self._served: Mapping[str, ServedModel] = MappingProxyType({})
         self._swap_lock = threading.Lock()
@@ -157,13 +161,16 @@ class ModelRegistry:
         if location.startswith("models:/"):  # a logged model's id: its artifacts lie elsewhere
             location = client.get_logged_model(location.removeprefix("models:/").strip("/")).artifact_location
         path = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=self.tracking_uri)
-        captioner = mlflow.pyfunc.load_model(path).unwrap_python_model()
+        captioner = mlflow.pyfunc.load_model(path, model_config={"precision": self.precision}).unwrap_python_model()
         info = getattr(captioner, "info", None)
         if not callable(getattr(captioner, "caption_images", None)) or not isinstance(info, Mapping):
             raise TypeError(f"{uri} lacks the contract: caption_images(images) and a dict `info`")
+        if (getattr(captioner, "precision", None) or "float32") != self.precision:  # logged before float16 existed
+            raise ValueError(f"{uri} cannot load as {self.precision}: it was logged without a {self.precision} export")
         metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
         model = ServedModel(version.name, str(version.version), captioner, MappingProxyType(dict(info)),
-                            tuple(version.aliases), metrics.get("test_bleu4"), version.run_id, time.time())
+                            tuple(version.aliases), metrics.get("test_bleu4"), version.run_id, time.time(),
+                            self.precision)
         if self.warm_up:  # the first call builds and traces the graph: pay it here, not in a request
             model.caption(Image.new("RGB", (64, 64), (127, 127, 127)))
         return model
@@ -196,4 +203,4 @@ def init_app(app: Flask) -> None:
     """Attach the registry; ``create_app`` or the gunicorn worker hook starts it."""
     app.extensions["models"] = ModelRegistry(app.config["MLFLOW_TRACKING_URI"], app.config["MODEL_NAMES"],
                                              app.config["MODEL_ALIAS"], app.config["MODEL_POLL_SECONDS"],
-                                             app.config["MODEL_WARM_UP"])  # fmt: skip
+                                             app.config["MODEL_WARM_UP"], app.config["MODEL_PRECISION"])  # fmt: skip

@@ -1,1 +1,3 @@
 """Captioning models: a CNN encoder over a feature grid, attention LSTM and Transformer decoders."""
+
+PRECISIONS = ("float32", "float16")  # what a logged captioner loads as (its model config ``precision``)

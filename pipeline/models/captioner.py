@@ -36,8 +36,45 @@ class Decoding:
     length_penalty: float = 0.7
 
 
-class Captioner:
+class ImageCaptioner:
+    """What every captioner shares: any image to the encoder's uint8 square, then ``caption_arrays``.
+
+    A subclass sets ``image_size`` and ``precision`` and implements ``caption_arrays``.
+    """
+
+    image_size: int
+    precision: str
+
+    def caption_arrays(self, images: np.ndarray) -> list[str]:
+        """Captions of uint8 images already at the encoder's size, [B, S, S, 3]."""
+        raise NotImplementedError
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """Any PIL image to the encoder's uint8 square, resized as in training (antialiased)."""
+        array = np.asarray(to_rgb(upright(image)))
+        resized = tf.image.resize(array, (self.image_size, self.image_size), antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
+
+    def caption_images(self, images: list[Image.Image]) -> list[str]:
+        """Captions of PIL images of any size and mode."""
+        if not images:
+            return []
+        return self.caption_arrays(np.stack([self.prepare(image) for image in images]))
+
+    def caption_bytes(self, blobs: list[bytes]) -> list[str]:
+        """Captions of encoded images (JPEG, PNG, GIF, BMP, WebP, ...)."""
+        images = []
+        for blob in blobs:
+            with Image.open(io.BytesIO(blob)) as image:
+                image.seek(0)  # the first frame of an animation
+                images.append(to_rgb(upright(image)))
+        return self.caption_images(images)
+
+
+class Captioner(ImageCaptioner):
     """Captions images with a trained encoder and decoder; safe to share between threads."""
+
+    precision = "float32"
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, vocabulary: Vocabulary,
                  decoding: Decoding = Decoding()) -> None:
@@ -63,32 +100,15 @@ class Captioner:
                 self._compiled(tf.zeros([1, self.image_size, self.image_size, 3], tf.uint8))
                 self._warm = True
 
+    def concrete_function(self) -> tf.types.experimental.ConcreteFunction:
+        """The compiled function traced for its input signature (what ``float16.convert`` exports)."""
+        return self._compiled.get_concrete_function()
+
     def caption_arrays(self, images: np.ndarray) -> list[str]:
         """Captions of uint8 images already at the encoder's size, [B, S, S, 3]."""
         self.warm_up()
         ids = self._compiled(tf.convert_to_tensor(images, tf.uint8)).numpy()
         return [self.tokenizer.decode(row) for row in ids]
-
-    def prepare(self, image: Image.Image) -> np.ndarray:
-        """Any PIL image to the encoder's uint8 square, resized as in training (antialiased)."""
-        array = np.asarray(to_rgb(upright(image)))
-        resized = tf.image.resize(array, (self.image_size, self.image_size), antialias=True)
-        return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
-
-    def caption_images(self, images: list[Image.Image]) -> list[str]:
-        """Captions of PIL images of any size and mode."""
-        if not images:
-            return []
-        return self.caption_arrays(np.stack([self.prepare(image) for image in images]))
-
-    def caption_bytes(self, blobs: list[bytes]) -> list[str]:
-        """Captions of encoded images (JPEG, PNG, GIF, BMP, WebP, ...)."""
-        images = []
-        for blob in blobs:
-            with Image.open(io.BytesIO(blob)) as image:
-                image.seek(0)  # the first frame of an animation
-                images.append(to_rgb(upright(image)))
-        return self.caption_images(images)
 
     def save(self, folder: Path) -> None:
         """Write the bundle into ``folder`` (created)."""

@@ -1,4 +1,9 @@
-"""The captioner as one self-contained MLflow pyfunc: a DataFrame of image bytes in, captions out."""
+"""The captioner as one self-contained MLflow pyfunc: a DataFrame of image bytes in, captions out.
+
+A model may carry a float16 export beside the float32 bundle (artifact ``captioner_float16``); the model
+config ``precision`` chooses which one loads: ``mlflow.pyfunc.load_model(uri, model_config={"precision":
+"float16"})``, or ``MLFLOW_PYFUNC_INFERENCE_CONFIG='{"precision": "float16"}'`` for ``mlflow models serve``.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +16,40 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
+from pipeline.models import PRECISIONS
+
 log = logging.getLogger(__name__)
 DESCRIPTIONS = {
     "lstm": "CNN encoder with an LSTM decoder attending over the feature grid (Show, Attend and Tell); the default",
     "transformer": "CNN encoder, a Transformer encoder over the feature grid and a Transformer decoder; experimental",
 }
+ARTIFACTS = {"float32": "captioner", "float16": "captioner_float16"}
 SIGNATURE = ModelSignature(inputs=Schema([ColSpec("binary", "image")]), outputs=Schema([ColSpec("string")]))
 
 
 class CaptionerModel(mlflow.pyfunc.PythonModel):
-    """Wraps ``Captioner``; ``info`` describes the model (architecture, decoder, description)."""
+    """Wraps ``Captioner`` (or its float16 ``LiteCaptioner``); ``info`` describes the model."""
 
     def __init__(self, info: dict) -> None:
         self.info = info
         self.captioner = None
+        self.precision: str | None = None
 
     def load_context(self, context) -> None:
-        """Load the bundle and warm it up, so the first request is not seconds slower than the rest."""
+        """Load the bundle of the configured precision and warm it up (the first request is then no slower)."""
         from pipeline.models.captioner import Captioner
+        from pipeline.models.float16 import LiteCaptioner
 
-        self.captioner = Captioner.load(Path(context.artifacts["captioner"]))
+        precision = (context.model_config or {}).get("precision", "float32")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        if ARTIFACTS[precision] not in context.artifacts:
+            raise FileNotFoundError(f"this model has no {precision} export: it was logged with evaluate.float16 "
+                                    f"off; serve it as float32 or log it again with evaluate.float16: true")
+        bundle = Path(context.artifacts[ARTIFACTS[precision]])
+        self.captioner = LiteCaptioner.load(bundle) if precision == "float16" else Captioner.load(bundle)
         self.captioner.warm_up()
+        self.precision = precision
 
     def caption_images(self, images: list) -> list[str]:
         """Captions of PIL images of any size and mode (the service calls this directly)."""
@@ -50,13 +68,17 @@ def describe(kind: str, encoder_name: str, grid_shape: tuple[int, ...], beam_wid
             "decoding": f"beam {beam_width}" if beam_width > 1 else "greedy"}
 
 
-def log_captioner(bundle: Path, info: dict, registered_name: str | None = None):
-    """Log the bundle as a pyfunc named ``model`` in the active run (with the ``pipeline`` package)."""
+def log_captioner(bundle: Path, info: dict, registered_name: str | None = None, float16: Path | None = None):
+    """Log the bundle (and its float16 export, if given) as a pyfunc named ``model`` in the active run
+    (with the ``pipeline`` package); it loads as float32 unless the model config asks for float16."""
     import pipeline
 
     package = Path(pipeline.__file__).parent
+    artifacts = {ARTIFACTS["float32"]: str(bundle)}
+    if float16 is not None:
+        artifacts[ARTIFACTS["float16"]] = str(float16)
     return mlflow.pyfunc.log_model(
-        name="model", python_model=CaptionerModel(info), artifacts={"captioner": str(bundle)},
+        name="model", python_model=CaptionerModel(info), artifacts=artifacts, model_config={"precision": "float32"},
         code_paths=[str(package)], signature=SIGNATURE, registered_model_name=registered_name,
         pip_requirements=_requirements())
 
