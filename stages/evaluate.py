@@ -69,7 +69,7 @@ def main() -> None:
         with runs.resume(folder), tempfile.TemporaryDirectory() as tmp:
             mlflow.log_metrics({f"test_{k}": v for k, v in {**metrics, **extra}.items()})
             mlflow.log_metrics({f"human_{k}": v for k, v in human.items()})
-            mlflow.log_params(runs.flatten({"evaluate": params}))
+            runs.log_params_again({"evaluate": params})  # a re-evaluation with other settings keeps the run
             mlflow.log_artifact(str(args.validation), "data")
             mlflow.log_artifact(str(sheet), "samples")
             mlflow.log_dict({"captions": dict(zip(names, served))}, "predictions/test.json")

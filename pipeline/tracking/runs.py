@@ -51,6 +51,21 @@ def resume(folder: Path) -> mlflow.ActiveRun:
     return mlflow.start_run(run_id=run_id)
 
 
+def log_params_again(params: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Log ``params`` on the active run; those it already holds with another value stay as first logged
+    (MLflow params cannot change) and go to tags of the same name instead. Returns them: {key: (old, new)}."""
+    run = mlflow.active_run()
+    logged = mlflow.get_run(run.info.run_id).data.params
+    flat = flatten(params)
+    changed = {key: (logged[key], value) for key, value in flat.items() if key in logged and logged[key] != value}
+    mlflow.log_params({key: value for key, value in flat.items() if key not in logged})
+    if changed:
+        mlflow.set_tags({key: new for key, (_, new) in changed.items()})
+        log.warning("run %s was evaluated before with other settings; its params keep the first values, its tags "
+                    "hold these: %s", run.info.run_id, ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items()))
+    return changed
+
+
 class EpochMetrics(keras.callbacks.Callback):
     """Logs every epoch's metrics to the active MLflow run as they come."""
 

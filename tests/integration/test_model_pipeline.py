@@ -75,6 +75,21 @@ def test_a_worse_model_does_not_take_production(built, tmp_path):
     assert worse.data.tags["gate.promoted"] == "false" and "does not beat" in worse.data.tags["gate.reason"]
 
 
+def test_evaluate_reruns_alone_when_only_its_settings_change(built, tmp_path):
+    project = copy_project(built[0], tmp_path, store=True)
+    client = _client(project)
+    before = client.get_model_version_by_alias("captioner-lstm", "production")
+    first = client.get_run(before.run_id).data.params["evaluate.beam_width"]
+    project.set_params(evaluate={"beam_width": 1})  # greedy now: MLflow params cannot change
+    out = project.dvc("repro").stdout
+    assert "Running stage 'evaluate'" in out and "Running stage 'train" not in out
+    latest = max(int(v.version) for v in client.search_model_versions("name='captioner-lstm'"))
+    assert latest == int(before.version) + 1
+    run = client.get_run(client.get_model_version("captioner-lstm", str(latest)).run_id)
+    assert run.info.run_id == before.run_id  # the same run, evaluated again
+    assert run.data.params["evaluate.beam_width"] == first != "1" and run.data.tags["evaluate.beam_width"] == "1"
+
+
 def test_the_production_model_captions_in_a_fresh_process(built):
     project, _ = built
     script = (
