@@ -14,6 +14,13 @@ from keras import layers, ops
 
 from pipeline.models.layers import BahdanauAttention, DecoderBlock, EncoderBlock
 
+def per_caption(grid, tokens):
+    """A function that repeats what was computed per image [B, ...] for each of its captions [B*k, ...]
+    (training batches hold k captions of each image in a row; decoding has one row per image)."""
+    times = ops.shape(tokens)[0] // ops.shape(grid)[0]
+    return lambda tree: keras.tree.map_structure(lambda x: ops.repeat(x, times, axis=0), tree)
+
+
 @keras.saving.register_keras_serializable(package="image_to_audio")
 class LSTMDecoder(layers.Layer):
     """Show-Attend-Tell: per step, attend over the grid with the previous state, feed [word; context] to an LSTM."""
@@ -53,7 +60,7 @@ class LSTMDecoder(layers.Layer):
 
     def call(self, inputs, training=None):
         grid, tokens = inputs
-        memory, state = self.start(grid)
+        memory, state = map(per_caption(grid, tokens), self.start(grid))
         outputs = []
         for t in range(tokens.shape[1]):  # static length: unrolled, fast on CPU for ~23 steps
             logits, state = self._step(memory, state, tokens[:, t], training=training)
@@ -113,7 +120,7 @@ class TransformerDecoder(layers.Layer):
 
     def call(self, inputs, training=None):
         grid, tokens = inputs
-        return self.decode(self.encode(grid, training=training), tokens, training=training)
+        return self.decode(per_caption(grid, tokens)(self.encode(grid, training=training)), tokens, training=training)
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "num_cells": self.num_cells,

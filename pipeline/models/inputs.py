@@ -139,24 +139,25 @@ def content_targets(captions: tf.Tensor, words: np.ndarray, vocab_size: int) -> 
 
 def caption_dataset(grids: np.ndarray, captions: np.ndarray, batch: int, shuffle: bool, seed: int,
                     per_image: int = 0) -> tf.data.Dataset:
-    """((grid, caption prefix), caption suffix), one example per caption; grids gathered by image index.
+    """((grids [b, cells, dim], caption prefixes [b*k, L-1]), caption suffixes [b*k, L-1]): batches of b images
+    (about ``batch`` captions), each with k of its captions in a row, so a decoder reads each grid once.
 
     With ``per_image`` k (0 < k < captions per image), each pass draws k of an image's captions afresh:
-    an epoch costs k/5 of a full one and, over epochs, still sees every phrasing.
+    an epoch costs k/5 of a full one and, over epochs, still sees every phrasing. 0: all of them.
     """
-    table = tf.constant(grids, tf.float32)
-    n, c, _ = captions.shape
-    if per_image and per_image < c:
-        texts = tf.constant(captions)
-        ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True) if shuffle else \
-            tf.data.Dataset.range(n)
-        ds = ds.map(lambda i: (tf.fill([per_image], tf.cast(i, tf.int32)),
-                               tf.gather(texts[i], tf.random.shuffle(tf.range(c), seed=seed)[:per_image])))
-        ds = ds.unbatch()
-    else:
-        index = np.repeat(np.arange(n), c).astype(np.int32)
-        ds = tf.data.Dataset.from_tensor_slices((index, captions.reshape(n * c, -1)))
-        if shuffle:
-            ds = ds.shuffle(n * c, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch).map(lambda i, s: ((tf.gather(table, i), s[:, :-1]), s[:, 1:]))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    table, texts = tf.constant(grids, tf.float32), tf.constant(captions)
+    n, c, length = captions.shape
+    k = per_image if 0 < per_image < c else c
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+
+    def pick(i):
+        rows = texts[i] if k == c else tf.gather(texts[i], tf.random.shuffle(tf.range(c), seed=seed)[:k])
+        return tf.cast(i, tf.int32), rows
+
+    def split(i, rows):
+        rows = tf.reshape(rows, [-1, length])
+        return (tf.gather(table, i), rows[:, :-1]), rows[:, 1:]
+
+    return ds.map(pick).batch(max(1, batch // k)).map(split).prefetch(tf.data.AUTOTUNE)

@@ -130,7 +130,8 @@ def train_decoder(kind: str, grids: dict[str, np.ndarray], splits: dict[str, Spl
     train = caption_dataset(train_grids, train_captions, fit.batch_size, True, fit.seed, fit.captions_per_image)
     dev = caption_dataset(grids["dev"], splits["dev"].captions, 512, False, fit.seed)
     images, per_image = train_captions.shape[:2]
-    steps = int(np.ceil(images * min(fit.captions_per_image or per_image, per_image) / fit.batch_size))
+    k = min(fit.captions_per_image or per_image, per_image)
+    steps = int(np.ceil(images / max(1, fit.batch_size // k)))
     loss = weighted_masked_loss(weights) if fit.token_weights else masked_loss
     history = _fit(model, train, dev, fit, steps, "val_loss", loss, callbacks, metrics=[masked_accuracy])
     return model, history

@@ -159,23 +159,40 @@ def test_consistent_words_keep_what_annotators_agree_on():
     assert targets.tolist() == [[1.0, 0.0], [0.0, 1.0]]
 
 
-def test_caption_sampling_draws_k_of_each_images_captions_afresh_each_epoch():
+def test_caption_batches_hold_k_captions_of_each_image_drawn_afresh_each_epoch():
     from pipeline.models.inputs import caption_dataset
 
     n, c = 6, 5
     captions = (np.arange(n)[:, None, None] * 10 + np.arange(c)[None, :, None] + np.zeros((1, 1, 4))).astype("int32")
     grids = np.arange(n, dtype="float32")[:, None, None] * np.ones((1, 2, 3), "float32")
-    ds = caption_dataset(grids, captions, 4, True, seed=1, per_image=2)
+    ds = caption_dataset(grids, captions, 4, True, seed=1, per_image=2)  # batches of 2 images x 2 captions
     epochs = []
     for _ in range(3):
-        seen = [(int(g[0, 0]), int(t[0])) for (gs, ts), _ in ds for g, t in zip(gs.numpy(), ts.numpy())]
+        seen = []
+        for (gs, ts), ys in ds:
+            assert ts.shape[0] == ys.shape[0] == 2 * gs.shape[0] <= 4  # each grid once, its captions in a row
+            images = np.repeat(gs.numpy()[:, 0, 0].astype(int), 2)
+            seen += [(int(i), int(t[0])) for i, t in zip(images, ts.numpy())]
         assert len(seen) == n * 2  # two captions of every image per epoch
         assert all(caption // 10 == image for image, caption in seen)  # each with its own image's grid
         assert all(sum(1 for i, _ in seen if i == image) == 2 for image in range(n))
         epochs.append(sorted(seen))
     assert epochs[0] != epochs[1] or epochs[1] != epochs[2]  # a fresh draw, not the same two each time
-    full = caption_dataset(grids, captions, 4, False, seed=1)
+    full = caption_dataset(grids, captions, 10, False, seed=1)
     assert sum(int(b[0][1].shape[0]) for b in full) == n * c
+
+
+def test_a_decoder_reads_each_grid_once_for_all_its_captions():
+    from pipeline.models.inputs import caption_dataset
+
+    grids = np.random.default_rng(0).normal(size=(3, 4, 8)).astype("float32")
+    captions = np.random.default_rng(1).integers(4, 7, size=(3, 5, 6)).astype("int32")
+    (batch_grids, tokens), _ = next(iter(caption_dataset(grids, captions, 15, False, seed=0)))
+    for kind in ("lstm", "transformer"):
+        model = caption_model(build_decoder(kind, 7, 4, 6, **SIZES[kind]), 4, 8, 5, name="m")
+        grouped = model([batch_grids, tokens]).numpy()  # 3 grids, 15 captions
+        one_per_caption = model([tf.constant(np.repeat(grids, 5, axis=0)), tokens]).numpy()
+        np.testing.assert_allclose(grouped, one_per_caption, rtol=1e-5, atol=1e-5)
 
 
 def test_augmentation_keeps_captions_true():
