@@ -138,10 +138,11 @@ def content_targets(captions: tf.Tensor, words: np.ndarray, vocab_size: int) -> 
 
 
 def caption_dataset(grids: np.ndarray, captions: np.ndarray, batch: int, shuffle: bool, seed: int,
-                    per_image: int = 0) -> tf.data.Dataset:
-    """((grids [b, cells, dim], caption prefixes [b*k, L-1]), caption suffixes [b*k, L-1]): batches of b images
-    (about ``batch`` captions), each with k of its captions in a row, so a decoder reads each grid once.
+                    per_image: int = 0, grouped: bool = False) -> tf.data.Dataset:
+    """((grids, caption prefixes [batch, L-1]), caption suffixes [batch, L-1]), k captions of each image.
 
+    ``grouped``: batches of ``batch // k`` images, each grid once with its k captions in a row, so a decoder
+    encodes each grid once (``per_caption`` repeats it); else captions shuffled one by one, each with its grid.
     With ``per_image`` k (0 < k < captions per image), each pass draws k of an image's captions afresh:
     an epoch costs k/5 of a full one and, over epochs, still sees every phrasing. 0: all of them.
     """
@@ -160,4 +161,12 @@ def caption_dataset(grids: np.ndarray, captions: np.ndarray, batch: int, shuffle
         rows = tf.reshape(rows, [-1, length])
         return (tf.gather(table, i), rows[:, :-1]), rows[:, 1:]
 
-    return ds.map(pick).batch(max(1, batch // k)).map(split).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(pick)
+    if grouped:
+        ds = ds.batch(max(1, batch // k))
+    else:
+        ds = ds.map(lambda i, rows: (tf.fill([k], i), rows)).unbatch()
+        if shuffle:
+            ds = ds.shuffle(n * k, seed=seed + 1, reshuffle_each_iteration=True)
+        ds = ds.batch(batch)
+    return ds.map(split).prefetch(tf.data.AUTOTUNE)

@@ -24,7 +24,8 @@ class Fit:
     """How to fit: epochs, batch, peak learning rate, early-stopping patience, seed; for the decoders, how
     many of an image's captions an epoch draws (0: all); whether XLA compiles the training step; words
     whose loss counts more (``{word: weight}``; words not in the vocabulary are ignored), and how many
-    times per epoch the images whose captions use one of them are drawn (``oversample``; 1: once)."""
+    times per epoch the images whose captions use one of them are drawn (``oversample``; 1: once); whether a
+    batch groups each image's captions (``grouped``, see ``caption_dataset``)."""
 
     epochs: int
     batch_size: int
@@ -35,6 +36,7 @@ class Fit:
     xla: bool = False
     token_weights: dict[str, float] | None = None
     oversample: int = 1
+    grouped: bool = False
 
 
 def schedule(peak: float, steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -127,11 +129,12 @@ def train_decoder(kind: str, grids: dict[str, np.ndarray], splits: dict[str, Spl
     weights = token_weights(tokenizer, fit.token_weights or {})
     train_grids, train_captions = oversample(grids["train"], splits["train"].captions, np.flatnonzero(weights != 1),
                                              fit.oversample)  # fmt: skip
-    train = caption_dataset(train_grids, train_captions, fit.batch_size, True, fit.seed, fit.captions_per_image)
-    dev = caption_dataset(grids["dev"], splits["dev"].captions, 512, False, fit.seed)
+    train = caption_dataset(train_grids, train_captions, fit.batch_size, True, fit.seed, fit.captions_per_image,
+                            fit.grouped)
+    dev = caption_dataset(grids["dev"], splits["dev"].captions, 512, False, fit.seed, grouped=fit.grouped)
     images, per_image = train_captions.shape[:2]
     k = min(fit.captions_per_image or per_image, per_image)
-    steps = int(np.ceil(images / max(1, fit.batch_size // k)))
+    steps = int(np.ceil(images / max(1, fit.batch_size // k) if fit.grouped else images * k / fit.batch_size))
     loss = weighted_masked_loss(weights) if fit.token_weights else masked_loss
     history = _fit(model, train, dev, fit, steps, "val_loss", loss, callbacks, metrics=[masked_accuracy])
     return model, history

@@ -165,7 +165,7 @@ def test_caption_batches_hold_k_captions_of_each_image_drawn_afresh_each_epoch()
     n, c = 6, 5
     captions = (np.arange(n)[:, None, None] * 10 + np.arange(c)[None, :, None] + np.zeros((1, 1, 4))).astype("int32")
     grids = np.arange(n, dtype="float32")[:, None, None] * np.ones((1, 2, 3), "float32")
-    ds = caption_dataset(grids, captions, 4, True, seed=1, per_image=2)  # batches of 2 images x 2 captions
+    ds = caption_dataset(grids, captions, 4, True, seed=1, per_image=2, grouped=True)  # 2 images x 2 captions
     epochs = []
     for _ in range(3):
         seen = []
@@ -178,8 +178,12 @@ def test_caption_batches_hold_k_captions_of_each_image_drawn_afresh_each_epoch()
         assert all(sum(1 for i, _ in seen if i == image) == 2 for image in range(n))
         epochs.append(sorted(seen))
     assert epochs[0] != epochs[1] or epochs[1] != epochs[2]  # a fresh draw, not the same two each time
-    full = caption_dataset(grids, captions, 10, False, seed=1)
+    full = caption_dataset(grids, captions, 10, False, seed=1, grouped=True)
     assert sum(int(b[0][1].shape[0]) for b in full) == n * c
+    shuffled = [(int(g[0, 0]), int(t[0])) for (gs, ts), _ in caption_dataset(grids, captions, 4, True, seed=1)
+                for g, t in zip(gs.numpy(), ts.numpy())]  # not grouped: a grid per caption, captions mixed
+    assert len(shuffled) == n * c and all(caption // 10 == image for image, caption in shuffled)
+    assert any(a[0] != b[0] for a, b in zip(shuffled[::2], shuffled[1::2]))
 
 
 def test_a_decoder_reads_each_grid_once_for_all_its_captions():
@@ -187,7 +191,7 @@ def test_a_decoder_reads_each_grid_once_for_all_its_captions():
 
     grids = np.random.default_rng(0).normal(size=(3, 4, 8)).astype("float32")
     captions = np.random.default_rng(1).integers(4, 7, size=(3, 5, 6)).astype("int32")
-    (batch_grids, tokens), _ = next(iter(caption_dataset(grids, captions, 15, False, seed=0)))
+    (batch_grids, tokens), _ = next(iter(caption_dataset(grids, captions, 15, False, seed=0, grouped=True)))
     for kind in ("lstm", "transformer"):
         model = caption_model(build_decoder(kind, 7, 4, 6, **SIZES[kind]), 4, 8, 5, name="m")
         grouped = model([batch_grids, tokens]).numpy()  # 3 grids, 15 captions
