@@ -120,6 +120,7 @@ def test_a_real_training_job_ends_in_a_new_served_model_version(make_app, traine
         return registry.get_model_version_by_alias(name, "production")
 
     before = {name: str(production(name).version) for name in NAMES}
+    fit_before = trained_project.params()["train"]["transformer"].get("fit", {})
     app = make_app(uri, TRAIN_COMMAND=[sys.executable, "-m", "dvc", "exp", "run"], TRAIN_CWD=str(trained_project.path))
     client = app.test_client()
 
@@ -147,7 +148,8 @@ def test_a_real_training_job_ends_in_a_new_served_model_version(make_app, traine
     run = registry.get_run(new.run_id)
     assert run.data.tags[JOB_TAG] == job["job_id"]
     assert (run.data.params["train.fit.learning_rate"], run.data.params["train.fit.epochs"]) == ("0.005", "15")
-    assert trained_project.params()["train"]["transformer"]["fit"] == {"learning_rate": 0.005, "epochs": 15}
+    assert trained_project.params()["train"]["transformer"]["fit"] == {**fit_before, "learning_rate": 0.005,
+                                                                       "epochs": 15}  # its other keys kept
     assert trained_project.params()["train"]["fit"]["epochs"] == 1  # train.fit, which the lstm trains with, is not
     assert str(production("captioner-lstm").version) == before["captioner-lstm"]
 
