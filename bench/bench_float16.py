@@ -14,13 +14,12 @@ the same conversion with float32 weights, which shows what TFLite's runtime alon
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, percentile  # noqa: E402  (puts the repository on sys.path)
+from common import percentile, project_arguments  # noqa: E402  (puts the repository on sys.path)
 
 
 def single_image_ms(models: list, images, runs: int) -> list[list[float]]:
@@ -48,14 +47,11 @@ def float32_lite(captioner):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", type=Path, default=ROOT)
-    parser.add_argument("--single", type=int, default=100, help="single-image calls timed per model")
-    args = parser.parse_args()
-    project = args.project.resolve()
+    args, params, beam_width, penalty = project_arguments(__doc__.splitlines()[0], 100,
+                                                          "single-image calls timed per model")
+    project = args.project
 
     import keras
-    import yaml
 
     from pipeline.data.preprocess import SCENES_FILE
     from pipeline.data.vocabulary import Vocabulary
@@ -64,8 +60,6 @@ def main() -> int:
     from pipeline.models.float16 import LiteCaptioner, agreement, captions_of, load_images, size_mb
     from pipeline.models.inputs import load_splits, load_tokenizer
 
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    beam_width, penalty = int(params["evaluate"]["beam_width"]), float(params["evaluate"]["length_penalty"])
     processed = project / "data/processed"
     test = load_splits(processed, load_tokenizer(processed))["test"]
     names = test.names

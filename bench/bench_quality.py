@@ -11,13 +11,11 @@ one image at a time (median of ``--single`` calls), as the service runs it. Prin
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from common import ROOT  # noqa: E402  (puts the repository on sys.path)
+from common import project_arguments  # noqa: E402  (puts the repository on sys.path)
 
 
 def single_image_ms(decoder, grids, tokenizer, beam_width: int, length_penalty: float, runs: int) -> float:
@@ -41,14 +39,11 @@ def single_image_ms(decoder, grids, tokenizer, beam_width: int, length_penalty: 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", type=Path, default=ROOT)
-    parser.add_argument("--single", type=int, default=50, help="single-image decodes timed per search")
-    args = parser.parse_args()
-    project = args.project.resolve()
+    args, params, beam_width, penalty = project_arguments(__doc__.splitlines()[0], 50,
+                                                          "single-image decodes timed per search")
+    project = args.project
 
     import keras
-    import yaml
 
     import pipeline.models.decoders  # noqa: F401  (registers the custom layers for loading)
     from pipeline.data.preprocess import SCENES_FILE
@@ -58,8 +53,6 @@ def main() -> int:
     from pipeline.models.features import load_grids
     from pipeline.models.inputs import load_splits, load_tokenizer
 
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    beam_width, penalty = int(params["evaluate"]["beam_width"]), float(params["evaluate"]["length_penalty"])
     processed = project / "data/processed"
     tokenizer = load_tokenizer(processed)
     test = load_splits(processed, tokenizer)["test"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import statistics
 import sys
@@ -78,6 +79,20 @@ def resolve_store(tracking_uri: str | None, folder: Path) -> tuple[str, str]:
     if project:
         return project, "the project's production models (mlflow.db of the last `dvc repro`)"
     return tiny_store(folder), "the tests' tiny models (tests/tiny_models.py)"
+
+
+def project_arguments(description: str, single: int, single_help: str) -> tuple[argparse.Namespace, dict, int, float]:
+    """``--project`` (default: this repository) and ``--single`` parsed; the project's params, and evaluate's
+    beam width and length penalty."""
+    import yaml
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--project", type=Path, default=ROOT)
+    parser.add_argument("--single", type=int, default=single, help=single_help)
+    args = parser.parse_args()
+    args.project = args.project.resolve()
+    params = yaml.safe_load((args.project / "params.yaml").read_text())
+    return args, params, int(params["evaluate"]["beam_width"]), float(params["evaluate"]["length_penalty"])
 
 
 def tree_rss_mb(pid: int) -> float:
