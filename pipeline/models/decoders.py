@@ -14,6 +14,7 @@ from keras import layers, ops
 
 from pipeline.models.layers import BahdanauAttention, DecoderBlock, EncoderBlock
 
+
 def per_caption(grid, tokens):
     """A function that repeats what was computed per image [B, ...] for each of its captions [B*k, ...]
     (training batches hold k captions of each image in a row; decoding has one row per image)."""
@@ -120,7 +121,8 @@ class TransformerDecoder(layers.Layer):
 
     def call(self, inputs, training=None):
         grid, tokens = inputs
-        return self.decode(per_caption(grid, tokens)(self.encode(grid, training=training)), tokens, training=training)
+        memory = per_caption(grid, tokens)(self.encode(grid, training=training))
+        return self.decode(memory, tokens, training=training)
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "num_cells": self.num_cells,

@@ -62,7 +62,8 @@ def log_params_again(params: dict[str, Any]) -> dict[str, tuple[str, str]]:
     if changed:
         mlflow.set_tags({key: new for key, (_, new) in changed.items()})
         log.warning("run %s was evaluated before with other settings; its params keep the first values, its tags "
-                    "hold these: %s", run.info.run_id, ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items()))
+                    "hold these: %s", run.info.run_id,
+                    ", ".join(f"{key} {old} -> {new}" for key, (old, new) in changed.items()))
     return changed
 
 
