@@ -21,6 +21,7 @@ from PIL import Image
 import pipeline.models.decoders  # noqa: F401  (registers the custom layers for loading)
 import pipeline.models.encoder  # noqa: F401
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
+from pipeline.files import atomic_write_text
 from pipeline.images import to_rgb, upright
 from pipeline.models.decoding import search
 from pipeline.models.encoder import image_size_of
@@ -48,6 +49,17 @@ class ImageCaptioner:
     def caption_arrays(self, images: np.ndarray) -> list[str]:
         """Captions of uint8 images already at the encoder's size, [B, S, S, 3]."""
         raise NotImplementedError
+
+    def save_settings(self, folder: Path) -> None:
+        """Write ``vocabulary.json`` and ``decoding.json``, which every bundle holds, into ``folder``."""
+        self.tokenizer.vocabulary.save(folder / "vocabulary.json")
+        atomic_write_text(folder / "decoding.json", json.dumps(asdict(self.decoding)))
+
+    @staticmethod
+    def load_settings(folder: Path) -> tuple[Vocabulary, Decoding]:
+        """The vocabulary and decoding settings that ``save_settings`` wrote."""
+        decoding = Decoding(**json.loads((folder / "decoding.json").read_text()))
+        return Vocabulary.load(folder / "vocabulary.json"), decoding
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Any PIL image to the encoder's uint8 square, resized as in training (antialiased)."""
@@ -116,8 +128,7 @@ class Captioner(ImageCaptioner):
         folder.mkdir(parents=True, exist_ok=True)
         self.encoder.save(folder / "encoder.keras")
         self.decoder.save(folder / "decoder.keras")
-        self.tokenizer.vocabulary.save(folder / "vocabulary.json")
-        (folder / "decoding.json").write_text(json.dumps(asdict(self.decoding)))
+        self.save_settings(folder)
 
     @classmethod
     def load(cls, folder: Path) -> "Captioner":
@@ -125,5 +136,4 @@ class Captioner(ImageCaptioner):
         folder = Path(folder)
         encoder = keras.models.load_model(folder / "encoder.keras", compile=False)
         decoder = keras.models.load_model(folder / "decoder.keras", compile=False)
-        decoding = Decoding(**json.loads((folder / "decoding.json").read_text()))
-        return cls(encoder, decoder, Vocabulary.load(folder / "vocabulary.json"), decoding)
+        return cls(encoder, decoder, *cls.load_settings(folder))

@@ -11,12 +11,10 @@ A bundle folder holds ``captioner.tflite``, ``vocabulary.json`` and ``decoding.j
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import time
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ import tensorflow as tf
 from PIL import Image
 
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
-from pipeline.files import atomic_write_bytes, atomic_write_text
+from pipeline.files import atomic_write_bytes
 from pipeline.models.captioner import Captioner, Decoding, ImageCaptioner
 
 log = logging.getLogger(__name__)
@@ -102,15 +100,13 @@ class LiteCaptioner(ImageCaptioner):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / FLATBUFFER, self.flatbuffer)
-        self.tokenizer.vocabulary.save(folder / "vocabulary.json")
-        atomic_write_text(folder / "decoding.json", json.dumps(asdict(self.decoding)))
+        self.save_settings(folder)
 
     @classmethod
     def load(cls, folder: Path) -> "LiteCaptioner":
         """Read a bundle that ``save`` wrote."""
         folder = Path(folder)
-        decoding = Decoding(**json.loads((folder / "decoding.json").read_text()))
-        return cls((folder / FLATBUFFER).read_bytes(), Vocabulary.load(folder / "vocabulary.json"), decoding)
+        return cls((folder / FLATBUFFER).read_bytes(), *cls.load_settings(folder))
 
 
 def size_mb(folder: Path) -> float:
