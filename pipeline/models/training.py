@@ -131,7 +131,8 @@ def train_decoder(kind: str, grids: dict[str, np.ndarray], splits: dict[str, Spl
                                              fit.oversample)  # fmt: skip
     train = caption_dataset(train_grids, train_captions, fit.batch_size, True, fit.seed, fit.captions_per_image,
                             fit.grouped)
-    dev = caption_dataset(grids["dev"], splits["dev"].captions, 512, False, fit.seed, grouped=fit.grouped)
+    # 500: the captions of 100 images, so that the embedded dev split has no short last batch for XLA to compile
+    dev = caption_dataset(grids["dev"], splits["dev"].captions, 500, False, fit.seed, grouped=fit.grouped)
     images, per_image = train_captions.shape[:2]
     k = min(fit.captions_per_image or per_image, per_image)
     steps = int(np.ceil(images / max(1, fit.batch_size // k) if fit.grouped else images * k / fit.batch_size))
