@@ -14,7 +14,8 @@ from pipeline.data.vocabulary import Tokenizer
 from pipeline.models.decoders import (TransformerDecoder, build_decoder, caption_model, masked_accuracy, masked_loss,
                                       weighted_masked_loss)
 from pipeline.models.encoder import build_encoder, build_pretrained_encoder, image_size_of
-from pipeline.models.inputs import Split, augmenter, caption_dataset, consistent_words, content_targets, image_dataset
+from pipeline.models.inputs import (Split, augmenter, caption_dataset, consistent_words, content_targets, image_dataset,
+                                    steady)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ def _fit(model: keras.Model, train, dev, fit: Fit, steps_per_epoch: int, monitor
                   loss=losses, jit_compile=xla or "auto", **compile_args)
     stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=fit.patience,
                                          restore_best_weights=True)  # the best epoch on dev is kept
-    return model.fit(train, validation_data=dev, epochs=fit.epochs, callbacks=[stop, *callbacks], verbose=2).history
+    return model.fit(steady(train), validation_data=steady(dev), epochs=fit.epochs, callbacks=[stop, *callbacks],
+                     verbose=2).history
 
 
 def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tokenizer, fit: Fit, head_dim: int,
