@@ -47,7 +47,7 @@ TINY = {
                   "fit": {"epochs": 2, "batch_size": 16, "patience": 2},
                   "head": {"head_dim": 16, "head_layers": 1, "head_captions": 2}},
     "train": {"fit": {"epochs": 15, "batch_size": 16, "learning_rate": 0.005, "patience": 15},
-              "lstm": {"sizes": {"embed_dim": 16, "units": 32, "attention_units": 16}},
+              "lstm": {"fit": {"epochs": 15}, "sizes": {"embed_dim": 16, "units": 32, "attention_units": 16}},
               "transformer": {"sizes": {"dim": 16, "heads": 2, "ff_dim": 32}}},
     "evaluate": {"beam_width": 2, "samples": 4, "gate_metric": "bleu1", "float16": True},
 }  # fmt: skip

@@ -46,7 +46,7 @@ def _override_schema() -> dict[str, Any]:
     for field, override in OVERRIDES.items():
         where = f"params.yaml: {override.param}"
         if override.per_decoder:
-            where += f", or {override.per_decoder} with decoder"
+            where += f" and {override.per_decoder} for each decoder, or only the latter with decoder"
         schema: dict[str, Any] = {"type": {int: "integer", float: "number", str: "string"}[override.kind],
                                   "description": where}  # fmt: skip
         if override.choices:

@@ -1,9 +1,10 @@
 """The parameters a training request may override: one table, checked by type and range.
 
 Each entry maps a request field to a params.yaml path that ``dvc exp run -S ++path=value`` sets (``++``
-adds the key when params.yaml lacks it). The fit settings go to ``train.fit``, which both decoders share
-(where a decoder's own ``fit`` sets a key, such as the transformer's learning rate, its own value wins);
-with ``decoder`` they go to that decoder's own ``train.<decoder>.fit`` instead, so DVC retrains only it.
+adds the key when params.yaml lacks it). The fit settings go to ``train.fit``, which both decoders share,
+and to each decoder's own ``train.<decoder>.fit`` too, whose keys (the Transformer's learning rate, the
+LSTM's epochs) would otherwise win; with ``decoder`` they go to that decoder's own only, so DVC retrains
+only it.
 ``decoder`` cannot drop the other decoder from a run: ``evaluate`` in dvc.yaml reads both models' folders.
 Extend ``OVERRIDES`` when a stage gains a parameter; nothing else needs to change.
 """
@@ -60,11 +61,12 @@ def _fit(key: str, kind: type, low: float, high: float) -> Override:
     return Override(f"train.fit.{key}", kind, low, high, per_decoder=f"train.{{decoder}}.fit.{key}")
 
 
+DECODERS = ("lstm", "transformer")
 OVERRIDES: dict[str, Override] = {
     "epochs": _fit("epochs", int, 1, 500),
     "learning_rate": _fit("learning_rate", float, 1e-6, 1.0),
     "batch_size": _fit("batch_size", int, 1, 1024),
-    "decoder": Override("train.{decoder}.fit", str, choices=("lstm", "transformer")),  # chooses where fit goes
+    "decoder": Override("train.{decoder}.fit", str, choices=DECODERS),  # chooses where fit goes
     "seed": _fit("seed", int, 0, 2**31 - 1),
     "dataset_size": Override("download.synthetic.num_images", int, 10, 100_000),
 }
@@ -94,6 +96,11 @@ def dvc_set_arguments(overrides: Mapping[str, Any], table: Mapping[str, Override
         override = table[field]
         if field == "decoder":
             continue
-        path = override.per_decoder.format(decoder=decoder) if decoder and override.per_decoder else override.param
-        arguments += ["-S", f"++{path}={value}"]
+        if not override.per_decoder:
+            paths = [override.param]
+        elif decoder:
+            paths = [override.per_decoder.format(decoder=decoder)]
+        else:  # both decoders: each one's own key too, or it would win over train.fit's
+            paths = [override.param, *(override.per_decoder.format(decoder=name) for name in DECODERS)]
+        arguments += [part for path in paths for part in ("-S", f"++{path}={value}")]
     return arguments

@@ -84,12 +84,15 @@ def test_bad_overrides_get_400(client, admin_headers, still_serving, body, words
 
 
 @pytest.mark.parametrize(("body", "arguments"), [
-    ({"epochs": 3, "learning_rate": 0.001}, ["++train.fit.epochs=3", "++train.fit.learning_rate=0.001"]),
+    ({"epochs": 3, "learning_rate": 0.001},  # both decoders: their own keys, if any, would win over train.fit's
+     ["++train.fit.epochs=3", "++train.lstm.fit.epochs=3", "++train.transformer.fit.epochs=3",
+      "++train.fit.learning_rate=0.001", "++train.lstm.fit.learning_rate=0.001",
+      "++train.transformer.fit.learning_rate=0.001"]),
     ({"decoder": "lstm", "batch_size": 32, "seed": 7}, ["++train.lstm.fit.batch_size=32", "++train.lstm.fit.seed=7"]),
     ({"dataset_size": 20, "decoder": "transformer", "learning_rate": 1e-6},
      ["++download.synthetic.num_images=20", "++train.transformer.fit.learning_rate=1e-06"]),
 ])  # fmt: skip
-def test_overrides_become_one_set_param_each(body, arguments):
+def test_overrides_become_set_params(body, arguments):
     from app.services.train_params import check_overrides, dvc_set_arguments
 
     assert dvc_set_arguments(check_overrides(body)) == [part for argument in arguments for part in ("-S", argument)]
@@ -150,7 +153,8 @@ def test_a_real_training_job_ends_in_a_new_served_model_version(make_app, traine
     assert (run.data.params["train.fit.learning_rate"], run.data.params["train.fit.epochs"]) == ("0.005", "15")
     assert trained_project.params()["train"]["transformer"]["fit"] == {**fit_before, "learning_rate": 0.005,
                                                                        "epochs": 15}  # its other keys kept
-    assert trained_project.params()["train"]["fit"]["epochs"] == 1  # train.fit, which the lstm trains with, is not
+    untouched = trained_project.params()["train"]
+    assert untouched["fit"]["epochs"] == untouched["lstm"]["fit"]["epochs"] == 1  # nor train.fit, nor the LSTM's
     assert str(production("captioner-lstm").version) == before["captioner-lstm"]
 
     served = {m["name"]: m["version"] for m in client.get("/api/models").json["models"]}
