@@ -10,7 +10,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from app.services.train_params import OVERRIDES, InvalidOverride, check_overrides, dvc_set_arguments
+from app.services.train_params import DECODERS, OVERRIDES, InvalidOverride, check_overrides, dvc_set_arguments
 from tests.fuzz import FUZZ
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
@@ -41,7 +41,8 @@ ARGUMENT = re.compile(r"\+\+[a-z_.]+=[0-9a-z.e+-]+")
 @given(body=BODIES)
 def test_any_body_is_refused_or_in_range(body):
     """Any JSON body: a 400 with a message, or checked values of the field's own type, in range, that become
-    one ``-S ++param=value`` each (nothing a shell or DVC could read as more than a value)."""
+    ``-S ++param=value`` arguments, one per params.yaml path (nothing a shell or DVC could read as more than a
+    value)."""
     try:
         checked = check_overrides(body)
     except InvalidOverride as refused:
@@ -60,7 +61,9 @@ def test_any_body_is_refused_or_in_range(body):
     arguments = dvc_set_arguments(checked)
     assert arguments[::2] == ["-S"] * (len(arguments) // 2)
     assert all(ARGUMENT.fullmatch(argument) for argument in arguments[1::2]), arguments
-    assert len(arguments) // 2 == len(set(checked) - {"decoder"})
+    per_field = {field: 1 if "decoder" in checked or not OVERRIDES[field].per_decoder else 1 + len(DECODERS)
+                 for field in set(checked) - {"decoder"}}  # without decoder: train.fit and each decoder's own
+    assert len(arguments) // 2 == sum(per_field.values())
     json.dumps(checked, allow_nan=False)  # what the job row records: plain finite JSON
 
 
