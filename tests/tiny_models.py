@@ -38,11 +38,12 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ("captioner-lstm", "captioner-transformer")
 
-# params.yaml values for a pipeline that runs in seconds: 60 images, a 32-pixel CNN, 16-wide decoders.
+# params.yaml values for a pipeline that runs in seconds: 60 images, a 32-pixel CNN, 16-wide decoders, short captions.
 # The DVC tests set them in their throw-away project; build_bundles merges them over params.yaml the same way.
 # evaluate.float16 is on so that the models the session's pipeline logs carry the float16 export too.
 TINY = {
     "download": {"synthetic": {"num_images": 60}},
+    "preprocess": {"sequence_length": 16},  # 14 words, most captions whole: less to unroll, trace and compile
     "featurize": {"image_size": 32, "widths": [8, 16], "feature_dim": 16,
                   "fit": {"epochs": 2, "batch_size": 16, "patience": 2},
                   "head": {"head_dim": 16, "head_layers": 1, "head_captions": 2}},
