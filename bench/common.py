@@ -90,9 +90,12 @@ def project_arguments(description: str, single: int, single_help: str) -> tuple[
     parser.add_argument("--project", type=Path, default=ROOT)
     parser.add_argument("--single", type=int, default=single, help=single_help)
     args = parser.parse_args()
+    from pipeline.models.captioner import Decoding  # after parsing: --help needs no TensorFlow
+
     args.project = args.project.resolve()
     params = yaml.safe_load((args.project / "params.yaml").read_text())
-    return args, params, int(params["evaluate"]["beam_width"]), float(params["evaluate"]["length_penalty"])
+    decoding = Decoding.from_params(params["evaluate"])
+    return args, params, decoding.beam_width, decoding.length_penalty
 
 
 def tree_rss_mb(pid: int) -> float:

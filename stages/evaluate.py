@@ -49,7 +49,7 @@ def main() -> None:
     gate_metric = params["gate_metric"] if params["gate_metric"] != "auto" else ("content" if scenes else "bleu4")
     human = dict(zip(("bleu1", "bleu2", "bleu3", "bleu4"), human_bleu([[r.split() for r in t] for t in test.texts])))
     encoder = keras.models.load_model(args.encoder / "encoder.keras", compile=False)
-    decoding = Decoding(int(params["beam_width"]), float(params["length_penalty"]))
+    decoding = Decoding.from_params(params)
     report, rows, images = {"human": human}, [], None
     for folder in args.models:
         kind = folder.name

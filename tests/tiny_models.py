@@ -99,7 +99,7 @@ def build_bundles(folder: Path, params: dict[str, Any] | None = None) -> dict[st
     grids = {split: extract(encoder, splits[split].paths) for split in ("train", "dev")}
 
     evaluate, models = params["evaluate"], {}
-    decoding = Decoding(int(evaluate["beam_width"]), float(evaluate["length_penalty"]))
+    decoding = Decoding.from_params(evaluate)
     for kind in params["train"]["decoders"]:  # as stages/train.py, then the bundle as stages/evaluate.py
         own = params["train"][kind]
         fit = Fit(**{**params["train"]["fit"], **own.get("fit", {})})
@@ -121,7 +121,7 @@ def bundles_from_project(project: Path, folder: Path) -> dict[str, TinyModel]:
 
     params = yaml.safe_load((project / "params.yaml").read_text())
     evaluate, models = params["evaluate"], {}
-    decoding = Decoding(int(evaluate["beam_width"]), float(evaluate["length_penalty"]))
+    decoding = Decoding.from_params(evaluate)
     encoder = keras.models.load_model(project / "models/encoder/encoder.keras", compile=False)
     vocabulary = Vocabulary.load(project / "data/processed/vocabulary.json")
     for kind in params["train"]["decoders"]:

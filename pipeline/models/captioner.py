@@ -10,8 +10,10 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -35,6 +37,11 @@ class Decoding:
 
     beam_width: int = 1
     length_penalty: float = 0.7
+
+    @classmethod
+    def from_params(cls, evaluate: Mapping[str, Any]) -> "Decoding":
+        """The decoding that params.yaml's ``evaluate`` section sets (what evaluate scores and the models serve)."""
+        return cls(int(evaluate["beam_width"]), float(evaluate["length_penalty"]))
 
 
 class ImageCaptioner:
