@@ -1,0 +1,77 @@
+"""One image, compiled against eager: the encoder and the whole greedy decode as one compiled function.
+
+    python bench/bench_inference.py [--project DIR] [--single 30]
+
+Reads a project after `dvc repro` (default: this repository): its encoder, trained decoders and first test
+image, prepared as the service prepares an upload. Per decoder it times, in one process, ``Captioner`` (what
+the service runs: one ``tf.function``, traced once by ``warm_up`` at load) against the same greedy decode
+step by step in eager Keras (``pipeline.models.decoding.eager_greedy``), median of ``--single`` calls each,
+checks that both give the same caption, and reports the warm-up. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from common import project_arguments  # noqa: E402  (puts the repository on sys.path)
+
+
+def median_ms(call, runs: int) -> float:
+    """Median milliseconds of ``call()`` over ``runs`` calls (after one untimed call)."""
+    call()
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        call()
+        times.append(1000 * (time.perf_counter() - began))
+    return statistics.median(times)
+
+
+def main() -> int:
+    args, params, _, penalty = project_arguments(__doc__.splitlines()[0], 30, "calls timed per path")
+    project = args.project
+
+    import keras
+    from PIL import Image
+
+    from pipeline.models.captioner import Captioner, Decoding
+    from pipeline.models.decoding import eager_greedy
+    from pipeline.models.inputs import load_splits, load_tokenizer
+
+    processed = project / "data/processed"
+    tokenizer = load_tokenizer(processed)
+    path = project / load_splits(processed, tokenizer)["test"].paths[0]
+    encoder = keras.models.load_model(project / "models/encoder/encoder.keras", compile=False)
+    rows = []
+    for kind in params["train"]["decoders"]:
+        decoder = keras.models.load_model(project / "models" / kind / "decoder.keras", compile=False)
+        captioner = Captioner(encoder, decoder, tokenizer.vocabulary, Decoding(1, penalty))
+        began = time.perf_counter()
+        captioner.warm_up()
+        warm_s = time.perf_counter() - began
+        image = captioner.prepare(Image.open(path))[None]
+        vocabulary = tokenizer.vocabulary
+
+        def eager():
+            return eager_greedy(encoder, decoder.layers[-1], image, vocabulary.sequence_length,
+                                tokenizer.start_id, tokenizer.end_id)
+
+        same = captioner.caption_arrays(image)[0] == tokenizer.decode(eager())
+        compiled_ms = median_ms(lambda: captioner.caption_arrays(image), args.single)
+        eager_ms = median_ms(eager, args.single)
+        rows.append((kind, compiled_ms, eager_ms, warm_s, same))
+        print(f"{kind}: done", file=sys.stderr, flush=True)
+
+    print(f"\nOne test image of {project} ({path.name}), greedy; median of {args.single} calls each\n")
+    print("| decoder | compiled ms | eager ms | eager / compiled | warm-up at load, s | same caption |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for kind, compiled_ms, eager_ms, warm_s, same in rows:
+        print(f"| {kind} | {compiled_ms:.1f} | {eager_ms:.0f} | {eager_ms / compiled_ms:.0f}x | {warm_s:.1f} | "
+              f"{'yes' if same else 'NO'} |")
+    return 0 if all(row[-1] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
