@@ -11,22 +11,10 @@ checks that both give the same caption, and reports the warm-up. Prints a markdo
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 
-from common import project_arguments  # noqa: E402  (puts the repository on sys.path)
-
-
-def median_ms(call, runs: int) -> float:
-    """Median milliseconds of ``call()`` over ``runs`` calls (after one untimed call)."""
-    call()
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        call()
-        times.append(1000 * (time.perf_counter() - began))
-    return statistics.median(times)
+from common import median_ms, project_arguments  # noqa: E402  (puts the repository on sys.path)
 
 
 def main() -> int:

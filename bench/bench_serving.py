@@ -21,7 +21,6 @@ import argparse
 import base64
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,20 +29,9 @@ from pathlib import Path
 
 import requests
 
-from common import ROOT, listener_pid, load, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
+from common import ROOT, listener_pid, load, median_ms, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
 
 from tests.app.gunicorn_server import free_port, serve  # noqa: E402
-
-
-def median_ms(call, repeats: int) -> float:
-    """Median milliseconds of ``call()`` over ``repeats`` runs (after one untimed warm-up)."""
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def floor(tracking_uri: str, model: str, images: list[tuple[str, bytes]], repeats: int) -> dict[str, float]:

@@ -39,6 +39,17 @@ def pictures(count: int = 24) -> list[tuple[str, bytes]]:
     return out
 
 
+def median_ms(call, repeats: int) -> float:
+    """Median milliseconds of ``call()`` over ``repeats`` runs (after one untimed warm-up)."""
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def percentile(samples: list[float], q: int) -> float:
     """The q-th percentile (1..99) of ``samples``."""
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 else samples[0]
