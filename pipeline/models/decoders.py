@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from pipeline.models.layers import BahdanauAttention, DecoderBlock, EncoderBlock
+from pipeline.models.layers import BahdanauAttention, DecoderBlock, EncoderBlock, grid_positions
 
 
 def per_caption(grid, tokens):
@@ -27,10 +27,11 @@ class LSTMDecoder(layers.Layer):
     """Show-Attend-Tell: per step, attend over the grid with the previous state, feed [word; context] to an LSTM."""
 
     def __init__(self, vocab_size: int, num_cells: int, embed_dim: int = 128, units: int = 256,
-                 attention_units: int = 128, dropout: float = 0.2, **kwargs):
+                 attention_units: int = 128, dropout: float = 0.2, positions: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.num_cells, self.embed_dim = vocab_size, num_cells, embed_dim
         self.units, self.attention_units, self.dropout_rate = units, attention_units, dropout
+        self.positions = positions  # 0 in models saved before it existed, so they still load
         self.embedding = layers.Embedding(vocab_size, embed_dim, name="embedding")
         self.attention = BahdanauAttention(attention_units, name="attention_1")
         self.init_h = layers.Dense(units, activation="tanh", name="init_h")
@@ -42,8 +43,16 @@ class LSTMDecoder(layers.Layer):
         self.logits = layers.Dense(vocab_size, dtype="float32", name="logits")  # float32 under mixed precision
 
     def start(self, grid):
-        """Projected keys (memory) and the initial (h, c) from the mean feature."""
+        """Projected keys (memory) and the initial (h, c) from the mean feature.
+
+        With ``positions`` > 0, each cell's features carry that many channels of its 2D position
+        (``grid_positions``), so the attended context says where the attended thing is.
+        """
         mean = ops.mean(grid, axis=1)
+        if self.positions:
+            table = ops.cast(ops.convert_to_tensor(grid_positions(self.num_cells, self.positions)), grid.dtype)
+            table = ops.broadcast_to(table[None], (ops.shape(grid)[0], self.num_cells, self.positions))
+            grid = ops.concatenate([grid, table], axis=-1)
         return (grid, self.attention.project_keys(grid)), (self.init_h(mean), self.init_c(mean))
 
     def _step(self, memory, state, token, training=None):
@@ -71,7 +80,7 @@ class LSTMDecoder(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "num_cells": self.num_cells,
                 "embed_dim": self.embed_dim, "units": self.units, "attention_units": self.attention_units,
-                "dropout": self.dropout_rate}
+                "dropout": self.dropout_rate, "positions": self.positions}
 
 
 @keras.saving.register_keras_serializable(package="image_to_audio")
@@ -86,7 +95,9 @@ class TransformerDecoder(layers.Layer):
         self.dim, self.heads, self.ff_dim, self.dropout_rate = dim, heads, ff_dim, dropout
         self.encoder_layers, self.decoder_layers = encoder_layers, decoder_layers
         self.grid_proj = layers.Dense(dim, name="grid_proj")
-        self.cell_position = layers.Embedding(num_cells, dim, name="cell_position")
+        self.cell_position = layers.Embedding(  # trainable, but starts from the grid's geometry
+            num_cells, dim, embeddings_initializer=keras.initializers.Constant(grid_positions(num_cells, dim)),
+            name="cell_position")
         self.token_embedding = layers.Embedding(vocab_size, dim, name="token_embedding")
         self.token_position = layers.Embedding(max_length, dim, name="token_position")
         self.dropout = layers.Dropout(dropout)

@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
+import numpy as np
 from keras import layers, ops
+
+
+def grid_positions(cells: int, dim: int) -> np.ndarray:
+    """A 2D sine/cosine table [cells, dim] for a square grid read row by row: half the channels encode the row,
+    half the column, each at ``dim // 4`` frequencies from one cycle per 4 cells to one per 40.
+
+    Nearby cells get similar rows and "left of" is the same direction everywhere, so a decoder starts out
+    knowing the geometry; with learned positions from random, it had to infer it from the relation captions.
+    A grid that is not square is taken as one row.
+    """
+    side = math.isqrt(cells)
+    side = side if side * side == cells else cells
+    rows, columns = np.divmod(np.arange(cells), side)
+    freqs = 10.0 ** -(np.arange(max(1, dim // 4)) / max(1, dim // 4)) * math.pi / 2
+
+    def encode(where: np.ndarray) -> np.ndarray:
+        angles = where[:, None] * freqs[None]
+        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+    table = np.concatenate([encode(rows), encode(columns)], axis=1)[:, :dim]
+    return np.pad(table, ((0, 0), (0, dim - table.shape[1]))).astype(np.float32)
+
 
 @keras.saving.register_keras_serializable(package="image_to_audio")
 class BahdanauAttention(layers.Layer):

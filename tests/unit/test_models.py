@@ -13,7 +13,7 @@ from pipeline.models.decoding import beam_decode, greedy_decode
 from pipeline.models.encoder import build_encoder, build_pretrained_encoder
 
 VOCAB = Vocabulary(tokens=["", "[UNK]", "<start>", "<end>", "a", "red", "circle"], sequence_length=6)
-SIZES = {"lstm": {"embed_dim": 8, "units": 16, "attention_units": 8, "dropout": 0.0},
+SIZES = {"lstm": {"embed_dim": 8, "units": 16, "attention_units": 8, "dropout": 0.0, "positions": 4},
          "transformer": {"dim": 8, "heads": 2, "ff_dim": 16, "encoder_layers": 1, "decoder_layers": 1,
                          "dropout": 0.0}}
 
@@ -49,6 +49,37 @@ def test_oversampling_repeats_only_the_images_whose_captions_use_a_weighted_word
     assert more_grids[:, 0, 0].tolist() == [0, 1, 2, 1, 1] and (more_captions[3:] == captions[1]).all()
     assert oversample(grids, captions, np.array([6]), 1)[0] is grids
     assert oversample(grids, captions, np.array([], np.int64), 3)[1] is captions
+
+
+def test_grid_positions_encode_rows_and_columns_the_same_way_everywhere():
+    from pipeline.models.layers import grid_positions
+
+    table = grid_positions(36, 16)  # a 6 x 6 grid, read row by row
+    assert table.shape == (36, 16) and len({row.tobytes() for row in table}) == 36
+    rows, columns = table[:, :8].reshape(6, 6, 8), table[:, 8:].reshape(6, 6, 8)
+    assert np.allclose(rows, rows[:, :1]) and np.allclose(columns, columns[:1])  # each half reads one axis
+    assert np.allclose(table[0, 8:], table[0, :8])  # the same code for row k and column k
+    assert grid_positions(5, 6).shape == (5, 6) and len({r.tobytes() for r in grid_positions(5, 6)}) == 5
+
+
+def test_the_transformer_starts_from_the_grid_geometry_and_learns_from_there():
+    from pipeline.models.layers import grid_positions
+
+    decoder = build_decoder("transformer", 7, 4, VOCAB.sequence_length, **SIZES["transformer"])
+    decoder([np.zeros((1, 4, 3), "float32"), np.zeros((1, 5), "int32")])
+    assert decoder.cell_position.trainable
+    assert np.allclose(decoder.cell_position.embeddings.numpy(), grid_positions(4, 8))
+
+
+def test_the_lstm_attends_over_features_that_say_where_each_cell_is():
+    from pipeline.models.layers import grid_positions
+
+    grid = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    (features, _), _ = build_decoder("lstm", 7, 4, VOCAB.sequence_length, **SIZES["lstm"]).start(grid)
+    assert np.allclose(features[..., :3], grid) and np.allclose(features[..., 3:], grid_positions(4, 4))
+    without = {**SIZES["lstm"], "positions": 0}  # as in models saved before positions existed
+    (features, _), _ = build_decoder("lstm", 7, 4, VOCAB.sequence_length, **without).start(grid)
+    assert features.shape == grid.shape
 
 
 @pytest.mark.parametrize("kind", ["lstm", "transformer"])
