@@ -67,7 +67,7 @@ def throughput(clone: Path, repeats: int = 3) -> dict[str, float]:
 
     processed = clone / "data/processed"
     splits = load_splits(processed, load_tokenizer(processed))
-    paths = [p for split in splits.values() for p in split.paths]
+    paths = [str(clone / p) for split in splits.values() for p in split.paths]  # relative to the clone
     encoder = keras.models.load_model(clone / "models/encoder/encoder.keras", compile=False)
     size = image_size_of(encoder)
     images = np.stack([decode_image(tf.io.read_file(p), size).numpy() for p in paths])

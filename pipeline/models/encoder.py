@@ -53,7 +53,7 @@ def _block(x, filters: int, strides: int, pool: bool, momentum: float, name: str
     return layers.MaxPooling2D(2, name=f"{name}_pool")(x) if pool else x
 
 
-def build_encoder(image_size: int = 96, widths: tuple[int, ...] = (32, 64, 128, 128), feature_dim: int = 128,
+def build_encoder(image_size: int = 96, widths: tuple[int, ...] = (32, 48, 96, 128), feature_dim: int = 128,
                   norm_momentum: float = 0.9, name: str = "encoder") -> keras.Model:
     """The compact CNN: a stride-2 block, then blocks that each halve the side; saturation and coordinates
     as extra input channels.
