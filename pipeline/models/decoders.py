@@ -32,6 +32,7 @@ class LSTMDecoder(layers.Layer):
         self.vocab_size, self.num_cells, self.embed_dim = vocab_size, num_cells, embed_dim
         self.units, self.attention_units, self.dropout_rate = units, attention_units, dropout
         self.positions = positions  # 0 in models saved before it existed, so they still load
+        self.position_table = grid_positions(num_cells, positions) if positions else None  # once, not per call
         self.embedding = layers.Embedding(vocab_size, embed_dim, name="embedding")
         self.attention = BahdanauAttention(attention_units, name="attention_1")
         self.init_h = layers.Dense(units, activation="tanh", name="init_h")
@@ -49,8 +50,8 @@ class LSTMDecoder(layers.Layer):
         (``grid_positions``), so the attended context says where the attended thing is.
         """
         mean = ops.mean(grid, axis=1)
-        if self.positions:
-            table = ops.cast(ops.convert_to_tensor(grid_positions(self.num_cells, self.positions)), grid.dtype)
+        if self.position_table is not None:
+            table = ops.cast(ops.convert_to_tensor(self.position_table), grid.dtype)
             table = ops.broadcast_to(table[None], (ops.shape(grid)[0], self.num_cells, self.positions))
             grid = ops.concatenate([grid, table], axis=-1)
         return (grid, self.attention.project_keys(grid)), (self.init_h(mean), self.init_c(mean))

@@ -20,7 +20,8 @@ def grid_positions(cells: int, dim: int) -> np.ndarray:
     side = math.isqrt(cells)
     side = side if side * side == cells else cells
     rows, columns = np.divmod(np.arange(cells), side)
-    freqs = 10.0 ** -(np.arange(max(1, dim // 4)) / max(1, dim // 4)) * math.pi / 2
+    count = max(1, dim // 4)  # frequencies per axis, each a sine and a cosine
+    freqs = 10.0 ** -(np.arange(count) / count) * math.pi / 2
 
     def encode(where: np.ndarray) -> np.ndarray:
         angles = where[:, None] * freqs[None]
