@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from pipeline.errors import ParamsError
+
 PARAMS_FILE = Path(os.environ.get("IMAGE_TO_AUDIO_PARAMS", "params.yaml"))  # DVC runs stages from the root
 
 
@@ -17,5 +19,5 @@ def load_params(section: str, path: Path | None = None) -> dict[str, Any]:
     with open(path, encoding="utf-8") as f:
         params = yaml.safe_load(f) or {}
     if section not in params:
-        raise KeyError(f"params file {path} has no section {section!r}")
+        raise ParamsError(f"params file {path} has no section {section!r}")
     return params[section]

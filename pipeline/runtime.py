@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from pipeline.errors import ParamsError
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,10 @@ def configure(settings: dict[str, Any] | None) -> dict[str, Any]:
     settings = {**DEFAULTS, **(settings or {})}
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
-        raise ValueError(f"runtime has unknown key(s) {unknown}; expected {sorted(DEFAULTS)}")
+        raise ParamsError(f"runtime has unknown key(s) {unknown}; expected {sorted(DEFAULTS)}")
     for key in ("intra_op_threads", "inter_op_threads"):
         if not isinstance(settings[key], int) or settings[key] < 0:
-            raise ValueError(f"runtime.{key} must be a whole number >= 0 (0: one per core), not {settings[key]!r}")
+            raise ParamsError(f"runtime.{key} must be a whole number >= 0 (0: one per core), not {settings[key]!r}")
     try:
         tf.config.threading.set_intra_op_parallelism_threads(settings["intra_op_threads"])
         tf.config.threading.set_inter_op_parallelism_threads(settings["inter_op_threads"])

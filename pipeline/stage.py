@@ -6,17 +6,12 @@ import logging
 import sys
 from typing import Callable
 
+from pipeline.errors import UserError
+
 log = logging.getLogger("stage")
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "fix your params or data", each with a message that says how."""
-    from pipeline.data.archives import ArchiveError
-    from pipeline.data.fetch import DownloadError
-    from pipeline.data.layout import LayoutError
-    from pipeline.data.validation import DataValidationError
-
-    return ArchiveError, DownloadError, LayoutError, DataValidationError, ValueError, KeyError, FileNotFoundError
+USER_ERRORS = (UserError, FileNotFoundError)  # "fix your params, files or data", each with a message that says how
 
 
 def run(main: Callable[[], None]) -> None:
@@ -26,6 +21,6 @@ def run(main: Callable[[], None]) -> None:
     setup_logging()
     try:
         main()
-    except _user_errors() as error:
+    except USER_ERRORS as error:
         log.error("%s", error)
         sys.exit(1)

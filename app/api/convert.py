@@ -1,4 +1,4 @@
-"""``POST /api/convert``: a picture in, its caption spoken out, kept as a result."""
+"""``POST /api/convert``: a picture in, its caption spoken out as honestly as the model can say it, kept."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from app.api.history import result_json
 from app.errors import ApiError
 from app.services.images import decode_image, encode_jpeg
-from app.services.speech import check_options
+from app.services.speech import check_caption_language, check_options
 from pipeline.speech import EngineError
+from pipeline.spoken import compose
 
 log = logging.getLogger(__name__)
 bp = Blueprint("convert", __name__)
@@ -33,18 +34,22 @@ def convert() -> Response:
     model = extensions["models"].get(name)
     if model is None:
         raise ApiError(f"model {name} is not loaded yet; see GET /readyz", status=503, code="model_unavailable")
+    check_caption_language(lang, model.languages)
 
     image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"])
-    caption = model.caption(image)
+    described = model.describe(image)
+    spoken = compose(described.caption, described.in_domain, described.sure, lang,
+                     max_chars=speaker.settings.max_chars)
     try:
-        speech = speaker.synthesize(caption, lang=lang, engine=engine, fmt=fmt)
+        speech = speaker.synthesize(spoken.text, lang=lang, engine=engine, fmt=fmt)
     except EngineError:
-        log.exception("speech failed for %r", caption)
+        log.exception("speech failed for %r", spoken.text)
         raise ApiError("speech synthesis failed; try again or choose another engine", status=503,
                        code="speech_unavailable") from None  # fmt: skip
     result = extensions["history"].add(
-        image=encode_jpeg(image, config["RESULT_IMAGE_QUALITY"]), audio=speech.audio, caption=caption,
+        image=encode_jpeg(image, config["RESULT_IMAGE_QUALITY"]), audio=speech.audio, caption=described.caption,
         model_name=model.name, model_version=model.version, engine=speech.engine, lang=speech.lang, fmt=speech.fmt,
-        processing_time=time.perf_counter() - started,
+        processing_time=time.perf_counter() - started, spoken=spoken.text, in_domain=described.in_domain,
+        confidence=round(described.confidence, 4),
     )
     return jsonify(success=True, **result_json(result))

@@ -18,7 +18,9 @@ def result_json(result: Result) -> dict[str, Any]:
     """A result as the API shows it (the answer of a conversion and an entry of the history)."""
     urls = {f"{kind}_url": url_for(f"api.history.result_{kind}", result_id=result.id)
             for kind in ("image", "audio", "caption", "zip")}  # fmt: skip
-    return {"id": result.id, "created_at": iso(result.created_at), "caption": result.caption, **urls,
+    return {"id": result.id, "created_at": iso(result.created_at), "caption": result.caption,
+            "spoken": result.spoken, "in_domain": result.in_domain, "confidence": result.confidence,
+            "text": result.text, **urls,
             "processing_time": result.processing_time,
             "model": {"name": result.model_name, "version": result.model_version},
             "speech": {"engine": result.engine, "lang": result.lang, "format": result.format}}  # fmt: skip

@@ -21,6 +21,7 @@ def list_models() -> Response:
             "id": name, "name": name, "default": name == default, "loaded": served is not None,
             "description": info.get("description"), "architecture": info.get("architecture"),
             "decoder": info.get("decoder"), "precision": served.precision if served else None,
+            "languages": list(served.languages) if served else [],
             "version": served.version if served else None,
             "aliases": sorted(served.aliases) if served else [],
             "test_bleu4": served.test_bleu4 if served else None,

@@ -11,6 +11,7 @@ from app.services.images import ACCEPTED_TEXT
 from app.services.train_params import OVERRIDES
 from pipeline.models import PRECISIONS
 from pipeline.speech.languages import LANGUAGES
+from pipeline.spoken import spoken_languages
 from pipeline.speech.settings import ENGINES, MIME_TYPES
 
 bp = Blueprint("openapi", __name__)
@@ -68,7 +69,8 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
                   "description": f"{ACCEPTED_TEXT}; at most {config['MAX_CONTENT_LENGTH']} bytes"},
         "model": {"type": "string", "enum": config["MODEL_NAMES"], "default": config["DEFAULT_MODEL"],
                   "description": EMPTY_IS_DEFAULT},
-        "lang": {"type": "string", "enum": list(LANGUAGES), "description": SPEECH_CHOICE},
+        "lang": {"type": "string", "enum": [c for c in LANGUAGES if c in spoken_languages()],
+                 "description": f"a language the model describes pictures in (GET /api/models); {EMPTY_IS_DEFAULT}"},
         "engine": {"type": "string", "enum": list(ENGINES), "description": SPEECH_CHOICE},
         "format": {"type": "string", "enum": list(MIME_TYPES), "description": SPEECH_CHOICE}}}  # fmt: skip
     paths = {
@@ -104,7 +106,7 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
                                                 "responses": {"200": _json({"type": "object"}), **_errors(404)}}},
         "/api/results/{result_id}/image": _file("image/jpeg", "The picture, upright, as JPEG"),
         "/api/results/{result_id}/audio": _file("audio/mpeg", "The spoken caption (audio/mpeg or audio/wav)"),
-        "/api/results/{result_id}/caption": _file("text/plain", "The caption"),
+        "/api/results/{result_id}/caption": _file("text/plain", "What was spoken, the model's guess, the text read"),
         "/api/results/{result_id}/zip": _file("application/zip", "Picture, audio and caption in one ZIP"),
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
         "/healthz": {"get": {"summary": "The process answers", "responses": {"200": _json({"type": "object"})}}},
@@ -117,13 +119,23 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
             "success": {"const": False}, "error": {"type": "object", "required": ["code", "message"],
                                                    "properties": {"code": string, "message": string}}}},
         "Result": {"type": "object", "properties": {
-            "id": string, "created_at": string, "caption": string, "image_url": string, "audio_url": string,
+            "id": string, "created_at": string,
+            "caption": {"type": "string", "description": "the model's own sentence (a guess: see spoken)"},
+            "spoken": {"type": "string", "description": "exactly what was spoken: the caption, hedged "
+                       "('Probably ...'), or that the picture cannot be described reliably"},
+            "in_domain": {"type": ["boolean", "null"], "description": "whether the picture looks like the model's "
+                          "training pictures (null: kept before models said so)"},
+            "confidence": {"type": ["number", "null"], "minimum": 0, "maximum": 1, "description":
+                           "estimated probability that the caption states the picture's content correctly"},
+            "text": {"type": "string", "description": "text read in the picture (empty: none, or not asked)"},
+            "image_url": string, "audio_url": string,
             "caption_url": string, "zip_url": string, "processing_time": {"type": "number"},
             "model": {"type": "object", "properties": {"name": string, "version": string}},
             "speech": {"type": "object", "properties": {"engine": string, "lang": string, "format": string}}}},
         "Model": {"type": "object", "properties": {
             "id": string, "name": string, "description": nullable, "architecture": nullable, "decoder": nullable,
             "precision": {"enum": [*PRECISIONS, None], "description": "the weights served (MODEL_PRECISION)"},
+            "languages": {"type": "array", "items": string, "description": "the languages it describes pictures in"},
             "version": nullable, "aliases": {"type": "array", "items": string},
             "test_bleu4": {"type": ["number", "null"]}, "default": {"type": "boolean"},
             "loaded": {"type": "boolean"}, "error": nullable}},

@@ -11,13 +11,20 @@ from pathlib import Path
 BUSY_TIMEOUT_S = 10.0
 
 
-def init_db(path: Path, schema: str) -> None:
-    """Create the file and tables if missing and switch the database to WAL (a property of the file)."""
+def init_db(path: Path, schema: str, added: dict[str, str] | None = None) -> None:
+    """Create the file and tables if missing, add the ``added`` columns (name: definition) to ``results`` where
+    an older file lacks them, and switch the database to WAL (a property of the file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(schema)
+        db.execute("BEGIN IMMEDIATE")  # workers starting together: one adds the columns, the others see them
+        have = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+        for name, definition in (added or {}).items():
+            if name not in have:
+                db.execute(f"ALTER TABLE results ADD COLUMN {name} {definition}")
+        db.execute("COMMIT")
     finally:
         db.close()
 

@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS results (
 );
 CREATE INDEX IF NOT EXISTS results_newest ON results (created_at DESC);
 """
+# Columns added since the table was first made: name -> definition (older rows take the default)
+ADDED_COLUMNS = {"spoken": "TEXT NOT NULL DEFAULT ''", "in_domain": "INTEGER", "confidence": "REAL",
+                 "text": "TEXT NOT NULL DEFAULT ''"}
+COLUMNS = ("id", "created_at", "caption", "model_name", "model_version", "engine", "lang", "format",
+           "processing_time", *ADDED_COLUMNS)
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 STALE_S = 600  # a result folder without a row this old was left by a crash: swept at start
 MIME_TYPES = {"image": "image/jpeg", "caption": "text/plain; charset=utf-8", "mp3": "audio/mpeg", "wav": "audio/wav"}
@@ -48,6 +53,10 @@ class Result:
     lang: str
     format: str
     processing_time: float
+    spoken: str = ""                 # exactly what was spoken
+    in_domain: bool | None = None    # None: kept before the model said so
+    confidence: float | None = None
+    text: str = ""                   # the text read in the picture
 
     def file_name(self, kind: str) -> str:
         """Name of the ``image``, ``audio`` or ``caption`` file in the result's folder."""
@@ -62,22 +71,24 @@ class History:
 
     def __init__(self, database: Path, results_dir: Path, retention: int) -> None:
         self.database, self.results_dir, self.retention = database, results_dir, retention
-        init_db(database, SCHEMA)
+        init_db(database, SCHEMA, ADDED_COLUMNS)
         results_dir.mkdir(parents=True, exist_ok=True)
 
     def add(self, *, image: bytes, audio: bytes, caption: str, model_name: str, model_version: str,
-            engine: str, lang: str, fmt: str, processing_time: float) -> Result:
+            engine: str, lang: str, fmt: str, processing_time: float, spoken: str = "",
+            in_domain: bool | None = None, confidence: float | None = None, text: str = "") -> Result:
         """Keep a result: files first (the folder appears whole), then its row; prune past the retention."""
         result = Result(uuid.uuid4().hex, time.time(), caption, model_name, model_version, engine, lang, fmt,
-                        round(processing_time, 3))  # fmt: skip
+                        round(processing_time, 3), spoken, in_domain, confidence, text)
         folder = self.results_dir / result.id
         with atomic_dir(folder) as tmp:
             (tmp / result.file_name("image")).write_bytes(image)
             (tmp / result.file_name("audio")).write_bytes(audio)
-            (tmp / result.file_name("caption")).write_text(caption + "\n", encoding="utf-8")
+            (tmp / result.file_name("caption")).write_text(caption_file(result), encoding="utf-8")
         try:
             with connect(self.database, write=True) as db:
-                db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(result))
+                db.execute(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                           _row(result))
                 expired = [row["id"] for row in db.execute(
                     "SELECT id FROM results ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?", (self.retention,))]
                 db.executemany("DELETE FROM results WHERE id = ?", [(i,) for i in expired])
@@ -94,7 +105,7 @@ class History:
             return None
         with connect(self.database) as db:
             row = db.execute("SELECT * FROM results WHERE id = ?", (result_id,)).fetchone()
-        return Result(**row) if row else None
+        return _result(row) if row else None
 
     def page(self, page: int, per_page: int) -> tuple[list[Result], int]:
         """One page of results, newest first, and the total count."""
@@ -102,7 +113,7 @@ class History:
             total = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
             rows = db.execute("SELECT * FROM results ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
                               (per_page, (page - 1) * per_page)).fetchall()  # fmt: skip
-        return [Result(**row) for row in rows], total
+        return [_result(row) for row in rows], total
 
     def delete(self, result_id: str) -> bool:
         """Forget a result (row, then files); False if there was none."""
@@ -142,9 +153,23 @@ class History:
         return removed
 
 
+def caption_file(result: Result) -> str:
+    """The caption download: what was spoken, then the model's sentence labelled as its guess, then any text."""
+    lines = [f"Spoken: {result.spoken}" if result.spoken else "", f"Model's guess: {result.caption}"]
+    if result.text:
+        lines.append(f"Text in the picture: {result.text}")
+    return "\n".join(line for line in lines if line) + "\n"
+
+
 def _row(result: Result) -> tuple:
-    return (result.id, result.created_at, result.caption, result.model_name, result.model_version, result.engine,
-            result.lang, result.format, result.processing_time)  # fmt: skip
+    return tuple(getattr(result, column) for column in COLUMNS)
+
+
+def _result(row) -> Result:
+    values = dict(row)
+    if values["in_domain"] is not None:
+        values["in_domain"] = bool(values["in_domain"])
+    return Result(**values)
 
 
 def init_app(app: Flask) -> None:

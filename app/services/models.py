@@ -2,7 +2,9 @@
 
 The contract a registered model fulfils: an MLflow pyfunc whose ``unwrap_python_model()`` has
 ``caption_images(list[PIL.Image.Image]) -> list[str]`` (RGB, any size) and a dict ``info`` with
-``architecture``, ``description`` and ``decoder``; its run may log the metric ``test_bleu4``. It is loaded with
+``architecture``, ``description`` and ``decoder`` (and ``languages``, comma-separated; English if absent); its run
+may log the metric ``test_bleu4``. A model that also has ``describe_images`` (returning ``Description``s) says
+whether each picture is in its domain and how sure it is; one without it is treated as knowing neither. It is loaded with
 the model config ``{"precision": MODEL_PRECISION}`` and must say it honoured it (its ``precision`` attribute;
 absent means float32): a version that cannot load as float16 is not served, rather than served as float32.
 """
@@ -24,6 +26,8 @@ from typing import Any
 from flask import Flask
 from PIL import Image
 
+from pipeline.models.honesty import Description
+
 log = logging.getLogger(__name__)
 STORE_CONNECT_TIMEOUT_S = 3.0  # a tracking server that does not accept a connection in this time is down
 
@@ -42,12 +46,26 @@ class ServedModel:
     loaded_at: float
     precision: str
 
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages this model's captions are in."""
+        return tuple(code.strip() for code in self.info.get("languages", "en").split(",") if code.strip())
+
     def caption(self, image: Image.Image) -> str:
         """Caption one picture by calling the model itself (no pyfunc DataFrame round trip)."""
-        captions = self.captioner.caption_images([image])
-        if len(captions) != 1 or not isinstance(captions[0], str):
-            raise RuntimeError(f"{self.name} v{self.version} returned {captions!r} for one image")
-        return captions[0]
+        return self.describe(image).caption
+
+    def describe(self, image: Image.Image) -> Description:
+        """Caption one picture, with whether it is in the model's domain and how sure the model is."""
+        describe = getattr(self.captioner, "describe_images", None)
+        if describe is None:  # logged before models carried a judge: it knows nothing of its domain
+            answers = [Description(c, False, 0.0, False) if isinstance(c, str) else c
+                       for c in self.captioner.caption_images([image])]
+        else:
+            answers = describe([image])
+        if len(answers) != 1 or not isinstance(getattr(answers[0], "caption", None), str):
+            raise RuntimeError(f"{self.name} v{self.version} returned {answers!r} for one image")
+        return answers[0]
 
 
 @dataclass(frozen=True)

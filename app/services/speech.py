@@ -13,6 +13,7 @@ from pipeline.speech import (
 )
 from pipeline.speech.languages import resolve_language
 from pipeline.speech.settings import check_engine, check_format
+from pipeline.spoken import spoken_languages
 
 _CODES = {UnsupportedLanguageError: "unsupported_language", UnsupportedFormatError: "unsupported_format",
           UnknownEngineError: "unknown_engine"}  # fmt: skip
@@ -30,6 +31,15 @@ def check_options(speaker: Speaker, lang: str | None, engine: str | None, fmt: s
         return lang.strip().lower(), check_engine(engine or settings.engine), check_format(fmt or settings.fmt)
     except tuple(_CODES) as exc:
         raise ApiError(str(exc), code=_CODES[type(exc)]) from None
+
+
+def check_caption_language(lang: str, caption_languages: tuple[str, ...]) -> None:
+    """A 400 naming the available languages unless the model captions in ``lang`` and it can be framed in it:
+    everything spoken for a conversion is in one language."""
+    available = [code for code in caption_languages if code in spoken_languages()]
+    if lang not in available:
+        raise ApiError(f"lang: this model describes pictures only in {', '.join(available) or 'no language'}; "
+                       f"choose one of those", code="unsupported_language")
 
 
 def init_app(app: Flask) -> None:

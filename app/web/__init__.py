@@ -12,6 +12,7 @@ from app.services.images import ACCEPTED, ACCEPTED_TEXT
 from app.services.train_params import OVERRIDES
 from pipeline.speech.languages import LANGUAGES
 from pipeline.speech.settings import ENGINES, MIME_TYPES
+from pipeline.spoken import spoken_languages
 
 bp = Blueprint("web", __name__)
 
@@ -22,7 +23,8 @@ def index() -> str:
     accept = sorted({*ACCEPTED.values(), "image/heif", ".heic", ".heif"})
     return render_template(
         "index.html", max_bytes=config["MAX_CONTENT_LENGTH"], accept=",".join(accept),
-        accepted_text=ACCEPTED_TEXT.split(" (")[0], languages=list(LANGUAGES), engines=ENGINES,
+        accepted_text=ACCEPTED_TEXT.split(" (")[0], languages=[c for c in LANGUAGES if c in spoken_languages()],
+        engines=ENGINES,
         formats=list(MIME_TYPES), speech=speech, page_size=config["HISTORY_PAGE_SIZE"],
     )  # fmt: skip
 

@@ -18,6 +18,7 @@ from typing import IO, Any
 from tqdm.auto import tqdm
 
 from pipeline.files import atomic_dir, atomic_write_json, sha256_file
+from pipeline.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ DEFAULT_MAX_TOTAL_BYTES = 20 * 1024**3
 _CHUNK = 1024 * 1024
 
 
-class ArchiveError(Exception):
+class ArchiveError(UserError):
     """The archive is unknown, corrupt, truncated or too large."""
 
 

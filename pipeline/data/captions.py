@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.data.layout import Layout
+from pipeline.data.layout import Layout, LayoutError
 from pipeline.data.skips import Skips
 
 START, END = "<start>", "<end>"
@@ -45,7 +45,7 @@ def _read_kaggle_csv(path: Path, skips: Skips) -> list[tuple[str, str]]:
         reader = csv.reader(f)
         header = [h.strip().lower() for h in next(reader, [])]
         if header[:2] != ["image", "caption"]:
-            raise ValueError(f"{path} does not start with the header 'image,caption' (found {header!r})")
+            raise LayoutError(f"{path} does not start with the header 'image,caption' (found {header!r})")
         for record in reader:
             if not record:
                 continue
@@ -62,7 +62,7 @@ def read_captions(layout: Layout, skips: Skips) -> pd.DataFrame:
     read = _read_token_file if layout.kind == "official" else _read_kaggle_csv
     rows = read(layout.captions_file, skips)
     if not rows:
-        raise ValueError(f"{layout.captions_file} holds no well-formed caption line; is it the right file?")
+        raise LayoutError(f"{layout.captions_file} holds no well-formed caption line; is it the right file?")
     table = pd.DataFrame(rows, columns=["image", "raw_caption"])
     table["caption"] = table["raw_caption"].map(clean_caption)
     empty = table["caption"] == ""

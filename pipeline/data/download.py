@@ -10,6 +10,7 @@ from typing import Any
 from pipeline.data.layout import Layout, find_layout
 from pipeline.data.synthetic import SyntheticConfig, generate
 from pipeline.files import atomic_dir
+from pipeline.errors import ParamsError
 
 log = logging.getLogger(__name__)
 SOURCES = ("synthetic", "flickr8k")
@@ -30,7 +31,7 @@ class Archive:
             return cls(entry)
         if isinstance(entry, dict) and (entry.get("url") or entry.get("path")):
             return cls(str(entry.get("url") or entry.get("path")), entry.get("sha256"), entry.get("size"))
-        raise ValueError(f"download.flickr8k.archives: each entry is a URL, a path, or a mapping with 'url', "
+        raise ParamsError(f"download.flickr8k.archives: each entry is a URL, a path, or a mapping with 'url', "
                          f"optional 'sha256' and 'size'; got {entry!r}")
 
     @property
@@ -49,10 +50,10 @@ def _flickr8k(out: Path, params: dict[str, Any], cache_dir: Path) -> Layout:
 
     archives = [Archive.parse(a) for a in params.get("archives") or []]
     if not archives:
-        raise ValueError("download.flickr8k.archives is empty: list the archives' URLs or local paths")
+        raise ParamsError("download.flickr8k.archives is empty: list the archives' URLs or local paths")
     stems = [a.stem for a in archives]
     if len(set(stems)) != len(stems):
-        raise ValueError(f"download.flickr8k.archives: two archives share a name ({stems})")
+        raise ParamsError(f"download.flickr8k.archives: two archives share a name ({stems})")
     with atomic_dir(out) as tmp:
         for archive in archives:
             path = fetch(archive.source, cache_dir, sha256=archive.sha256, size=archive.size,
@@ -80,6 +81,6 @@ def download(params: dict[str, Any], out: Path, cache_dir: Path) -> Layout:
     elif source == "flickr8k":
         layout = _flickr8k(out, params["flickr8k"], cache_dir)
     else:
-        raise ValueError(f"download.source must be one of {SOURCES}, got {source!r}")
+        raise ParamsError(f"download.source must be one of {SOURCES}, got {source!r}")
     log.info("%s layout: captions %s, images %s", layout.kind, layout.captions_file, layout.images_dir)
     return layout

@@ -23,6 +23,7 @@ import urllib3
 from tqdm.auto import tqdm
 
 from pipeline.files import replace_file, sha256_file
+from pipeline.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)")
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError)
 
 
-class DownloadError(Exception):
+class DownloadError(UserError):
     """The file could not be fetched."""
 
 

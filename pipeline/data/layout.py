@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from pipeline.errors import UserError
 
 ZIP_DIR = "Flickr8k_Dataset"  # where Flickr8k_Dataset.zip is unpacked
 IMAGES_DIR = "Flicker8k_Dataset"  # the folder inside it, misspelled as published
@@ -24,7 +25,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _SKIP_DIRS = ("__MACOSX",)
 
 
-class LayoutError(ValueError):
+class LayoutError(UserError, ValueError):
     """The folder does not hold Flickr8k in a layout we know."""
 
 

@@ -14,6 +14,7 @@ from pipeline.data.table import SPLITS, build_table
 from pipeline.data.validation import DataValidationError, ValidationRules, validate
 from pipeline.data.vocabulary import build_vocabulary
 from pipeline.files import atomic_dir, atomic_write_json
+from pipeline.errors import ParamsError
 
 log = logging.getLogger(__name__)
 CAPTIONS_FILE = "captions.csv"
@@ -43,9 +44,9 @@ class PreprocessConfig:
             split_fractions={k: tuple(v) for k, v in (rules.get("split_fractions") or {}).items()})
         splits = tuple(float(f) for f in params["splits"])
         if len(splits) != 3 or min(splits) <= 0 or abs(sum(splits) - 1) > 1e-6:
-            raise ValueError(f"preprocess.splits must be three positive fractions summing to 1, got {list(splits)}")
+            raise ParamsError(f"preprocess.splits must be three positive fractions summing to 1, got {list(splits)}")
         if int(params["sequence_length"]) < 4 or int(params["vocab_size"]) < 10:
-            raise ValueError("preprocess.sequence_length must be >= 4 and preprocess.vocab_size >= 10")
+            raise ParamsError("preprocess.sequence_length must be >= 4 and preprocess.vocab_size >= 10")
         return cls(int(params["vocab_size"]), int(params["sequence_length"]), splits, int(params["seed"]), rules)
 
 

@@ -20,6 +20,7 @@ from pipeline.data.layout import IMAGES_DIR, SCENES_FILE, SPLIT_FILES, TEXT_DIR,
 from pipeline.data.phrasing import describe
 from pipeline.data.render import render
 from pipeline.data.scenes import SCENE_TYPES, sample_scene
+from pipeline.errors import ParamsError
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,11 @@ class SyntheticConfig:
 
     def __post_init__(self) -> None:
         if self.num_images < 10:
-            raise ValueError(f"download.synthetic.num_images must be at least 10, got {self.num_images}")
+            raise ParamsError(f"download.synthetic.num_images must be at least 10, got {self.num_images}")
         if not 32 <= self.image_size <= 512:
-            raise ValueError(f"download.synthetic.image_size must be within 32..512, got {self.image_size}")
+            raise ParamsError(f"download.synthetic.image_size must be within 32..512, got {self.image_size}")
         if len(self.splits) != 3 or min(self.splits) <= 0 or abs(sum(self.splits) - 1) > 1e-6:
-            raise ValueError(f"download.synthetic.splits must be three positive fractions summing to 1, "
+            raise ParamsError(f"download.synthetic.splits must be three positive fractions summing to 1, "
                              f"got {list(self.splits)}")
 
 

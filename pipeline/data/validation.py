@@ -6,11 +6,12 @@ import logging
 from dataclasses import dataclass
 
 import pandas as pd
+from pipeline.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-class DataValidationError(RuntimeError):
+class DataValidationError(UserError, RuntimeError):
     """The data failed one or more expectations; the message is a readable report."""
 
     def __init__(self, message: str, report: dict) -> None:

@@ -1,8 +1,10 @@
 """The inference bundle: encoder, decoder and vocabulary behind one compiled function.
 
 ``Captioner.save``/``load`` use a folder (``encoder.keras``, ``decoder.keras``, ``vocabulary.json``,
-``decoding.json``). Captioning runs the encoder and the whole decode loop as a single
-``tf.function`` with a fixed input signature, so it is traced once and never per request.
+``decoding.json`` and, once fitted, ``judge.json``). Captioning runs the encoder and the whole decode loop as a
+single ``tf.function`` with a fixed input signature, so it is traced once and never per request. It captions
+each picture and its mirror image in one batch and returns the token ids, the scores and the mirrored
+pictures' token ids, which the ``Judge`` reads.
 """
 
 from __future__ import annotations
@@ -27,8 +29,20 @@ from pipeline.files import atomic_write_text
 from pipeline.images import to_rgb, upright
 from pipeline.models.decoding import search
 from pipeline.models.encoder import image_size_of
+from pipeline.models.honesty import JUDGE_FILE, Description, Judge
 
 Image.MAX_IMAGE_PIXELS = 50_000_000  # larger is refused as a decompression bomb
+ENCODER_FILE, DECODER_FILE = "encoder.keras", "decoder.keras"  # in the pipeline's model folders and in bundles
+
+
+@dataclass(frozen=True)
+class Raw:
+    """What the compiled function returns for a batch: token ids [B, L], scores [B], the mirrored pictures'
+    token ids [B, L]."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    mirrored: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -45,28 +59,49 @@ class Decoding:
 
 
 class ImageCaptioner:
-    """What every captioner shares: any image to the encoder's uint8 square, then ``caption_arrays``.
+    """What every captioner shares: any image to the encoder's uint8 square, then ``run_arrays``, then words
+    and the judge's assessment.
 
-    A subclass sets ``image_size`` and ``precision`` and implements ``caption_arrays``.
+    A subclass sets ``image_size``, ``precision``, ``tokenizer``, ``decoding`` and ``judge`` and implements
+    ``run_arrays``.
     """
 
     image_size: int
     precision: str
+    tokenizer: Tokenizer
+    decoding: Decoding
+    judge: Judge | None
+
+    def run_arrays(self, images: np.ndarray) -> Raw:
+        """The compiled function on uint8 images already at the encoder's size, [B, S, S, 3]."""
+        raise NotImplementedError
 
     def caption_arrays(self, images: np.ndarray) -> list[str]:
         """Captions of uint8 images already at the encoder's size, [B, S, S, 3]."""
-        raise NotImplementedError
+        return [self.tokenizer.decode(row) for row in self.run_arrays(images).ids]
+
+    def describe_arrays(self, images: np.ndarray) -> list[Description]:
+        """Captions of prepared images with whether each picture is in domain and the caption's confidence."""
+        raw = self.run_arrays(images)
+        captions = [self.tokenizer.decode(row) for row in raw.ids]
+        if self.judge is None:
+            return [Description(caption, False, 0.0, False) for caption in captions]
+        mirrored = [self.tokenizer.decode(row) for row in raw.mirrored]
+        return self.judge.describe(captions, mirrored, raw.scores, np.asarray(images))
 
     def save_settings(self, folder: Path) -> None:
-        """Write ``vocabulary.json`` and ``decoding.json``, which every bundle holds, into ``folder``."""
+        """Write ``vocabulary.json``, ``decoding.json`` and the judge, which every bundle holds, into ``folder``."""
         self.tokenizer.vocabulary.save(folder / "vocabulary.json")
         atomic_write_text(folder / "decoding.json", json.dumps(asdict(self.decoding)))
+        if self.judge is not None:
+            self.judge.save(folder)
 
     @staticmethod
-    def load_settings(folder: Path) -> tuple[Vocabulary, Decoding]:
-        """The vocabulary and decoding settings that ``save_settings`` wrote."""
+    def load_settings(folder: Path) -> tuple[Vocabulary, Decoding, Judge | None]:
+        """The vocabulary, decoding settings and judge (None if not fitted) that ``save_settings`` wrote."""
         decoding = Decoding(**json.loads((folder / "decoding.json").read_text()))
-        return Vocabulary.load(folder / "vocabulary.json"), decoding
+        judge = Judge.load(folder) if (folder / JUDGE_FILE).is_file() else None
+        return Vocabulary.load(folder / "vocabulary.json"), decoding, judge
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Any PIL image to the encoder's uint8 square, resized as in training (antialiased)."""
@@ -76,18 +111,22 @@ class ImageCaptioner:
 
     def caption_images(self, images: list[Image.Image]) -> list[str]:
         """Captions of PIL images of any size and mode."""
+        return [d.caption for d in self.describe_images(images)]
+
+    def describe_images(self, images: list[Image.Image]) -> list[Description]:
+        """Descriptions of PIL images of any size and mode."""
         if not images:
             return []
-        return self.caption_arrays(np.stack([self.prepare(image) for image in images]))
+        return self.describe_arrays(np.stack([self.prepare(image) for image in images]))
 
-    def caption_bytes(self, blobs: list[bytes]) -> list[str]:
-        """Captions of encoded images (JPEG, PNG, GIF, BMP, WebP, ...)."""
+    def describe_bytes(self, blobs: list[bytes]) -> list[Description]:
+        """Descriptions of encoded images (JPEG, PNG, GIF, BMP, WebP, ...)."""
         images = []
         for blob in blobs:
             with Image.open(io.BytesIO(blob)) as image:
                 image.seek(0)  # the first frame of an animation
                 images.append(to_rgb(upright(image)))
-        return self.caption_images(images)
+        return self.describe_images(images)
 
 
 class Captioner(ImageCaptioner):
@@ -96,8 +135,8 @@ class Captioner(ImageCaptioner):
     precision = "float32"
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, vocabulary: Vocabulary,
-                 decoding: Decoding = Decoding()) -> None:
-        self.encoder, self.decoder, self.decoding = encoder, decoder, decoding
+                 decoding: Decoding = Decoding(), judge: Judge | None = None) -> None:
+        self.encoder, self.decoder, self.decoding, self.judge = encoder, decoder, decoding, judge
         self.tokenizer = Tokenizer(vocabulary)
         self.image_size = image_size_of(encoder)
         layer = decoder.layers[-1]  # the decoder layer inside its functional wrapper
@@ -105,8 +144,10 @@ class Captioner(ImageCaptioner):
         spec = tf.TensorSpec([None, self.image_size, self.image_size, 3], tf.uint8)
 
         def caption_ids(images):
-            grid = encoder(images, training=False)
-            return search(layer, grid, length, start, end, decoding.beam_width, decoding.length_penalty)
+            batch = tf.shape(images)[0]
+            grid = encoder(tf.concat([images, tf.reverse(images, axis=[2])], 0), training=False)
+            ids, scores = search(layer, grid, length, start, end, decoding.beam_width, decoding.length_penalty)
+            return ids[:batch], scores[:batch], ids[batch:]
 
         self._compiled = tf.function(caption_ids, input_signature=[spec])
         self._lock = threading.Lock()
@@ -123,24 +164,35 @@ class Captioner(ImageCaptioner):
         """The compiled function traced for its input signature (what ``float16.convert`` exports)."""
         return self._compiled.get_concrete_function()
 
-    def caption_arrays(self, images: np.ndarray) -> list[str]:
-        """Captions of uint8 images already at the encoder's size, [B, S, S, 3]."""
+    def run_arrays(self, images: np.ndarray) -> Raw:
+        """The compiled function on uint8 images already at the encoder's size, [B, S, S, 3]."""
         self.warm_up()
-        ids = self._compiled(tf.convert_to_tensor(images, tf.uint8)).numpy()
-        return [self.tokenizer.decode(row) for row in ids]
+        ids, scores, mirrored = self._compiled(tf.convert_to_tensor(images, tf.uint8))
+        return Raw(ids.numpy(), scores.numpy(), mirrored.numpy())
 
     def save(self, folder: Path) -> None:
         """Write the bundle into ``folder`` (created)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.encoder.save(folder / "encoder.keras")
-        self.decoder.save(folder / "decoder.keras")
+        self.encoder.save(folder / ENCODER_FILE)
+        self.decoder.save(folder / DECODER_FILE)
         self.save_settings(folder)
 
     @classmethod
     def load(cls, folder: Path) -> "Captioner":
         """Read a bundle that ``save`` wrote."""
         folder = Path(folder)
-        encoder = keras.models.load_model(folder / "encoder.keras", compile=False)
-        decoder = keras.models.load_model(folder / "decoder.keras", compile=False)
+        encoder = keras.models.load_model(folder / ENCODER_FILE, compile=False)
+        decoder = keras.models.load_model(folder / DECODER_FILE, compile=False)
         return cls(encoder, decoder, *cls.load_settings(folder))
+
+
+def load_trained(encoder: Path, decoder: Path, processed: Path, evaluate: Mapping[str, Any],
+                 judge: Judge | None = None) -> Captioner:
+    """The captioner the pipeline's outputs make: the featurize stage's encoder folder, a train stage's decoder
+    folder, the preprocessed vocabulary, and the decoding that params.yaml's ``evaluate`` section sets."""
+    from pipeline.data.preprocess import VOCABULARY_FILE
+
+    return Captioner(keras.models.load_model(Path(encoder) / ENCODER_FILE, compile=False),
+                     keras.models.load_model(Path(decoder) / DECODER_FILE, compile=False),
+                     Vocabulary.load(Path(processed) / VOCABULARY_FILE), Decoding.from_params(evaluate), judge)

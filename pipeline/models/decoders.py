@@ -13,6 +13,7 @@ import numpy as np
 from keras import layers, ops
 
 from pipeline.models.layers import BahdanauAttention, DecoderBlock, EncoderBlock, grid_positions
+from pipeline.errors import ParamsError
 
 
 def per_caption(grid, tokens):
@@ -186,4 +187,4 @@ def build_decoder(kind: str, vocab_size: int, num_cells: int, max_length: int, *
         return LSTMDecoder(vocab_size, num_cells, name="lstm_decoder", **sizes)
     if kind == "transformer":
         return TransformerDecoder(vocab_size, num_cells, max_length, name="transformer_decoder", **sizes)
-    raise ValueError(f"unknown decoder {kind!r}; expected one of {DECODERS}")
+    raise ParamsError(f"unknown decoder {kind!r}; expected one of {DECODERS}")

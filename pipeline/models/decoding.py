@@ -2,6 +2,8 @@
 
 A decoder offers ``start(grid) -> (memory, state)`` and ``step(memory, state, tokens, t) -> (logits, state)``;
 ``tokens`` is a [B, max_length] buffer, column 0 the start token, filled in as decoding goes.
+Both searches return the token ids and each caption's score: the mean log-probability (natural log) of its
+words, ``<end>`` included, which the confidence estimate reads.
 """
 
 from __future__ import annotations
@@ -15,28 +17,38 @@ def _put_column(tokens: tf.Tensor, t: tf.Tensor, values: tf.Tensor) -> tf.Tensor
     return tokens + values[:, None] * column[None, :]
 
 
-def greedy_decode(decoder, grid: tf.Tensor, max_length: int, start_id: int, end_id: int) -> tf.Tensor:
-    """Token ids [B, max_length] (start token first, zeros after <end>); stops early once all ended."""
+def _mean_logp(tokens: tf.Tensor, total: tf.Tensor) -> tf.Tensor:
+    """Summed log-probabilities [B] over the number of words each caption has (padding not counted)."""
+    lengths = tf.reduce_sum(tf.cast(tokens[:, 1:] > 0, tf.float32), 1)
+    return total / tf.maximum(lengths, 1.0)
+
+
+def greedy_decode(decoder, grid: tf.Tensor, max_length: int, start_id: int,
+                  end_id: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Token ids [B, max_length] (start token first, zeros after <end>) and scores [B]; stops once all ended."""
     batch = tf.shape(grid)[0]
     memory, state = decoder.start(grid)
     tokens = tf.concat([tf.fill([batch, 1], start_id), tf.zeros([batch, max_length - 1], tf.int32)], axis=1)
-    done = tf.zeros([batch], tf.bool)
+    done, total = tf.zeros([batch], tf.bool), tf.zeros([batch], tf.float32)
 
-    def body(t, tokens, state, done):
+    def body(t, tokens, state, done, total):
         logits, state = decoder.step(memory, state, tokens, t)
+        logp = tf.nn.log_softmax(logits)
         word = tf.where(done, 0, tf.argmax(logits, axis=-1, output_type=tf.int32))
-        return t + 1, _put_column(tokens, t + 1, word), state, done | tf.equal(word, end_id)
+        total += tf.where(done, 0.0, tf.reduce_max(logp, axis=-1))
+        return t + 1, _put_column(tokens, t + 1, word), state, done | tf.equal(word, end_id), total
 
-    def cond(t, tokens, state, done):
+    def cond(t, tokens, state, done, total):
         return tf.logical_and(t < max_length - 1, tf.logical_not(tf.reduce_all(done)))
 
-    _, tokens, _, _ = tf.while_loop(cond, body, (tf.constant(0), tokens, state, done))
-    return tokens
+    _, tokens, _, _, total = tf.while_loop(cond, body, (tf.constant(0), tokens, state, done, total))
+    return tokens, _mean_logp(tokens, total)
 
 
 def beam_decode(decoder, grid: tf.Tensor, max_length: int, start_id: int, end_id: int,
-                beam_width: int = 3, length_penalty: float = 0.7) -> tf.Tensor:
-    """Beam search per image; the best beam by log-probability / length**length_penalty. [B, max_length]."""
+                beam_width: int = 3, length_penalty: float = 0.7) -> tuple[tf.Tensor, tf.Tensor]:
+    """Beam search per image; the best beam by log-probability / length**length_penalty: ids [B, max_length]
+    and scores [B]."""
     batch, k = tf.shape(grid)[0], beam_width
     memory, state = decoder.start(grid)
     tile = lambda x: tf.repeat(x, k, axis=0)  # [B, ...] -> [B*K, ...], beams of an image adjacent
@@ -66,7 +78,8 @@ def beam_decode(decoder, grid: tf.Tensor, max_length: int, start_id: int, end_id
     _, tokens, _, scores, _ = tf.while_loop(cond, body, (tf.constant(0), tokens, state, scores, finished))
     lengths = tf.reshape(tf.reduce_sum(tf.cast(tokens[:, 1:] > 0, tf.float32), 1), [batch, k])
     best = tf.argmax(scores / tf.maximum(lengths, 1.0) ** length_penalty, axis=1, output_type=tf.int32)
-    return tf.gather(tf.reshape(tokens, [batch, k, max_length]), best, batch_dims=1)
+    chosen = tf.gather(tf.reshape(tokens, [batch, k, max_length]), best, batch_dims=1)
+    return chosen, _mean_logp(chosen, tf.gather(scores, best, batch_dims=1))
 
 
 def eager_greedy(encoder, decoder, image, max_length: int, start_id: int, end_id: int) -> list[int]:
@@ -83,8 +96,8 @@ def eager_greedy(encoder, decoder, image, max_length: int, start_id: int, end_id
 
 
 def search(decoder, grid: tf.Tensor, max_length: int, start_id: int, end_id: int, beam_width: int = 1,
-           length_penalty: float = 0.7) -> tf.Tensor:
-    """Greedy decoding when ``beam_width`` is 1, else beam search: token ids [B, max_length]."""
+           length_penalty: float = 0.7) -> tuple[tf.Tensor, tf.Tensor]:
+    """Greedy decoding when ``beam_width`` is 1, else beam search: token ids [B, max_length] and scores [B]."""
     if beam_width > 1:
         return beam_decode(decoder, grid, max_length, start_id, end_id, beam_width, length_penalty)
     return greedy_decode(decoder, grid, max_length, start_id, end_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keras
 from keras import layers, ops
+from pipeline.errors import ParamsError
 
 PRETRAINED = {
     "efficientnetb0": ("EfficientNetB0", "efficientnet", 224),
@@ -75,7 +76,7 @@ def build_encoder(image_size: int = 96, widths: tuple[int, ...] = (32, 48, 96, 1
 def build_pretrained_encoder(kind: str, weights: str | None = "imagenet", name: str = "encoder") -> keras.Model:
     """A ``keras.applications`` network without its head, its last feature map as the grid (frozen)."""
     if kind not in PRETRAINED:
-        raise ValueError(f"featurize.encoder {kind!r} is unknown; expected 'cnn' or one of {sorted(PRETRAINED)}")
+        raise ParamsError(f"featurize.encoder {kind!r} is unknown; expected 'cnn' or one of {sorted(PRETRAINED)}")
     class_name, module_name, size = PRETRAINED[kind]
     backbone = getattr(keras.applications, class_name)(include_top=False, weights=weights,
                                                        input_shape=(size, size, 3))

@@ -23,7 +23,8 @@ from PIL import Image
 
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
 from pipeline.files import atomic_write_bytes
-from pipeline.models.captioner import Captioner, Decoding, ImageCaptioner
+from pipeline.models.captioner import Captioner, Decoding, ImageCaptioner, Raw
+from pipeline.models.honesty import Judge
 
 log = logging.getLogger(__name__)
 FLATBUFFER = "captioner.tflite"
@@ -48,17 +49,25 @@ class _Runner:
         # One thread each: the ops are small, and a second thread made one image 1.6x slower here.
         self.interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=1)
         self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]["index"]
+        self.outputs = _output_indices(self.interpreter.get_output_details())
         self.shape: tuple[int, ...] | None = None
 
-    def run(self, images: np.ndarray) -> np.ndarray:
+    def run(self, images: np.ndarray) -> Raw:
         if images.shape != self.shape:
             self.interpreter.resize_tensor_input(self.input["index"], images.shape, strict=True)
             self.interpreter.allocate_tensors()
             self.shape = images.shape
         self.interpreter.set_tensor(self.input["index"], images)
         self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output).copy()
+        return Raw(*(self.interpreter.get_tensor(index).copy() for index in self.outputs))
+
+
+def _output_indices(details: list[dict]) -> list[int]:
+    """The flatbuffer's outputs in ``Raw``'s order: token ids, scores, the mirrored pictures' token ids.
+
+    The converter names them ``Identity``, ``Identity_1``, ``Identity_2`` in the function's order.
+    """
+    return [d["index"] for d in sorted(details, key=lambda d: (len(d["name"]), d["name"]))]
 
 
 class LiteCaptioner(ImageCaptioner):
@@ -66,8 +75,9 @@ class LiteCaptioner(ImageCaptioner):
 
     precision = "float16"
 
-    def __init__(self, flatbuffer: bytes, vocabulary: Vocabulary, decoding: Decoding = Decoding()) -> None:
-        self.flatbuffer, self.decoding = flatbuffer, decoding
+    def __init__(self, flatbuffer: bytes, vocabulary: Vocabulary, decoding: Decoding = Decoding(),
+                 judge: Judge | None = None) -> None:
+        self.flatbuffer, self.decoding, self.judge = flatbuffer, decoding, judge
         self.tokenizer = Tokenizer(vocabulary)
         first = _Runner(flatbuffer)
         self.image_size = int(first.input["shape_signature"][1])
@@ -77,23 +87,22 @@ class LiteCaptioner(ImageCaptioner):
     @classmethod
     def from_captioner(cls, captioner: Captioner) -> "LiteCaptioner":
         """Convert ``captioner`` (see ``convert``)."""
-        return cls(convert(captioner), captioner.tokenizer.vocabulary, captioner.decoding)
+        return cls(convert(captioner), captioner.tokenizer.vocabulary, captioner.decoding, captioner.judge)
 
     def warm_up(self) -> None:
         """Allocate for one image now, so the first real request is not slower than the rest."""
         self.caption_arrays(np.zeros([1, self.image_size, self.image_size, 3], np.uint8))
 
-    def caption_arrays(self, images: np.ndarray) -> list[str]:
-        """Captions of uint8 images already at the encoder's size, [B, S, S, 3]."""
+    def run_arrays(self, images: np.ndarray) -> Raw:
+        """The flatbuffer on uint8 images already at the encoder's size, [B, S, S, 3]."""
         try:
             runner = self._idle.get_nowait()
         except queue.Empty:
             runner = _Runner(self.flatbuffer)
         try:
-            ids = runner.run(np.ascontiguousarray(images, np.uint8))
+            return runner.run(np.ascontiguousarray(images, np.uint8))
         finally:
             self._idle.put(runner)
-        return [self.tokenizer.decode(row) for row in ids]
 
     def save(self, folder: Path) -> None:
         """Write the bundle into ``folder`` (created)."""

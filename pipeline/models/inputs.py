@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from pipeline.data.preprocess import CAPTIONS_FILE, DATASET_FILE, VOCABULARY_FILE
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
+from pipeline.errors import ParamsError
 
 CAPTIONS_PER_IMAGE = 5
 
@@ -90,7 +91,7 @@ def augmenter(tokenizer: Tokenizer, seed: int = 0, flip: bool = False, crop: flo
     the hue never changes, because the captions name colours.
     """
     if not 0 <= crop < 0.5 or not 0 <= jitter < 1:
-        raise ValueError(f"augment: crop must be in [0, 0.5) and jitter in [0, 1), not {crop!r} and {jitter!r}")
+        raise ParamsError(f"augment: crop must be in [0, 0.5) and jitter in [0, 1), not {crop!r} and {jitter!r}")
     if not (flip or crop or jitter):
         return None
     table = np.arange(tokenizer.size, dtype=np.int32)

@@ -38,23 +38,27 @@ def _production(client, name: str):
         return None
 
 
-def promote_if_better(client, name: str, version: int, metric: str, score: float) -> GateDecision:
+def promote_if_better(client, name: str, version: int, metric: str, score: float,
+                      required: str | None = None) -> GateDecision:
     """Point ``production`` at ``version`` if it beats the current production version on ``metric``.
 
     The current version's score is read from its run's metrics; a version whose run lacks
-    the metric counts as beaten. Ties keep the current version. The decision is logged
-    on the new version's run (``gate_*`` metrics and tags).
+    the metric, or the ``required`` one (a figure every version now logs), counts as beaten.
+    Ties keep the current version. The decision is logged on the new version's run
+    (``gate_*`` metrics and tags).
     """
     current = _production(client, name)
-    current_score = None
+    current_score = lacks = None
     if current is not None:
-        current_score = client.get_run(current.run_id).data.metrics.get(metric)
+        logged = client.get_run(current.run_id).data.metrics
+        current_score = logged.get(metric)
+        lacks = required if required and required not in logged else None
     if math.isnan(score):
         promoted, reason = False, f"{metric} is NaN"
     elif current is None:
         promoted, reason = True, "no production version yet"
-    elif current_score is None:
-        promoted, reason = True, f"production version {current.version} has no {metric}"
+    elif current_score is None or lacks:
+        promoted, reason = True, f"production version {current.version} has no {lacks or metric}"
     elif score > current_score:
         promoted, reason = True, f"{metric} {score:.4f} beats {current_score:.4f} of version {current.version}"
     else:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.data.outside import outside_pictures
+from pipeline.spoken import PHRASES, compose
 from tests.app.pictures import BLUE, RED, YELLOW, picture
-from tests.tiny_models import vocabulary_words
+from tests.tiny_models import EmptyCaptioner, make_store, register, vocabulary_words
 
 
 @pytest.mark.parametrize("model", ["captioner-lstm", "captioner-transformer"])
@@ -45,10 +47,34 @@ def test_defaults_are_the_default_model_english_mp3(convert, caption_of):
     assert body["speech"] == {"engine": "espeak", "lang": "en", "format": "mp3"}
 
 
-def test_another_language_is_spoken_in_it(client, convert):
-    english, french = (convert(format="wav", lang=lang).json for lang in ("en", "fr"))
-    assert french["speech"]["lang"] == "fr" and french["caption"] == english["caption"]  # the caption is not translated
-    assert client.get(french["audio_url"]).data != client.get(english["audio_url"]).data  # but spoken in French
+@pytest.mark.parametrize("lang", ["fr", "de", "es"])
+def test_a_language_the_model_does_not_describe_in_gets_400_listing_the_available(convert, lang):
+    answer = convert(format="wav", lang=lang)
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "unsupported_language"
+    assert "only in en" in answer.json["error"]["message"] and lang not in answer.json["error"]["message"]
+
+
+def test_what_is_spoken_is_the_answers_spoken_sentence_in_its_language(app, client, convert):
+    body = convert(picture("PNG", BLUE), format="wav").json
+    assert body["speech"]["lang"] == "en" and body["spoken"]
+    expected = app.extensions["speaker"].synthesize(body["spoken"], lang="en", engine="espeak", fmt="wav")
+    assert client.get(body["audio_url"]).data == expected.audio  # the same text, the same English voice
+
+
+def test_each_answer_says_whether_the_model_knows_the_picture_and_how_sure_it_is(convert):
+    body = convert(picture("PNG", BLUE)).json
+    assert isinstance(body["in_domain"], bool) and 0 <= body["confidence"] <= 1
+    assert body["spoken"] in (compose(body["caption"], body["in_domain"], sure, "en").text for sure in (True, False))
+
+
+@pytest.mark.parametrize("name", ["skimage-astronaut", "skimage-coffee", "sklearn-china", "matplotlib-grace-hopper"])
+def test_a_real_photo_is_out_of_domain_and_its_caption_is_not_spoken(convert, name):
+    photo = next(p for p in outside_pictures() if p.name == name).image
+    data = io.BytesIO()
+    photo.save(data, "JPEG")
+    body = convert(data.getvalue(), filename="photo.jpg").json
+    assert body["in_domain"] is False
+    assert body["spoken"] == PHRASES["en"]["unknown"] and body["caption"] not in body["spoken"]
 
 
 def test_the_result_is_kept_with_caption_and_zip(client, convert, caption_of):
@@ -57,13 +83,15 @@ def test_the_result_is_kept_with_caption_and_zip(client, convert, caption_of):
     expected = caption_of(data)
     caption = client.get(body["caption_url"])
     assert caption.status_code == 200 and caption.mimetype == "text/plain"
-    assert caption.get_data(as_text=True).strip() == body["caption"] == expected
+    assert body["caption"] == expected
+    labelled = f"Spoken: {body['spoken']}\nModel's guess: {expected}\n"
+    assert caption.get_data(as_text=True) == labelled  # both, labelled
 
     archive = client.get(body["zip_url"])
     assert archive.status_code == 200 and archive.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(archive.data)) as z:
         assert sorted(z.namelist()) == ["audio.wav", "caption.txt", "image.jpg"]
-        assert z.read("caption.txt").decode().strip() == expected
+        assert z.read("caption.txt").decode() == labelled
         assert z.read("audio.wav") == client.get(body["audio_url"]).data
     assert body["id"] in archive.headers["Content-Disposition"]
 
@@ -75,3 +103,14 @@ def test_the_clients_file_name_is_never_a_path(app, convert):
                                                                                    "image.jpg"]  # fmt: skip
     escaped = instance / "results" / body["id"] / "../../../../etc"  # where the name would have led
     assert not any(p.name == "evil.png" for p in instance.parents[1].rglob("*")) and not escaped.exists()
+
+
+def test_a_model_that_returns_an_empty_caption_gets_a_200_saying_the_picture_cannot_be_described(make_app, tmp_path,
+                                                                                                 tiny_models):
+    store = make_store(tmp_path / "mlflow")
+    register(store, "captioner-lstm", tiny_models["lstm"], python_model=EmptyCaptioner)
+    app = make_app(store, MODEL_NAMES=["captioner-lstm"], DEFAULT_MODEL="captioner-lstm")
+    form = {"image": (io.BytesIO(picture("PNG", RED)), "photo.png")}
+    answer = app.test_client().post("/api/convert", data=form, content_type="multipart/form-data")
+    assert answer.status_code == 200, answer.json
+    assert answer.json["caption"] == "" and answer.json["spoken"] == PHRASES["en"]["empty"]

@@ -8,7 +8,7 @@ from PIL import Image
 
 from pipeline.models.pyfunc import DESCRIPTIONS
 from tests.app.pictures import GREEN, picture
-from tests.tiny_models import damaged, make_store, register
+from tests.tiny_models import SilentCaptioner, damaged, make_store, register
 
 
 def test_the_model_list_says_what_is_served(client, tiny_models):
@@ -96,7 +96,7 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(make_app, store
     if bad == "damaged":  # a decoder file cut in half: Keras cannot read it
         register(store, "captioner-lstm", damaged(lstm, tmp_path))
     else:  # a captioner that answers nothing: the warm-up caption catches it
-        register(store, "captioner-lstm", lstm, silent=True)
+        register(store, "captioner-lstm", lstm, python_model=SilentCaptioner)
     outcome = client.post("/api/models/reload", headers=admin_headers).json["models"]["captioner-lstm"]
     assert outcome["version"] == "1" and outcome["changed"] is False and "version 2 failed to load" in outcome["error"]
     assert why in outcome["error"]

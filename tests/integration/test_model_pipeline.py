@@ -97,11 +97,13 @@ def test_the_production_model_captions_in_a_fresh_process(built):
         "m = mlflow.pyfunc.load_model('models:/captioner-lstm@production')\n"
         "jpeg = open(sys.argv[1], 'rb').read()\n"
         "out = m.predict(pd.DataFrame({'image': [jpeg, bytes.fromhex(sys.argv[2])]}))\n"
-        "print('CAPTIONS', list(out))\n")
+        "print('TABLE', out.to_json(orient='records'))\n")
     image = next((project.path / "data/raw").rglob("*.jpg"))
     done = project.run(sys.executable, "-c", script, str(image), _png().hex())
-    captions = eval(done.stdout.split("CAPTIONS", 1)[1])  # noqa: S307 (our own output)
-    assert len(captions) == 2 and all(isinstance(c, str) for c in captions)
+    rows = json.loads(done.stdout.split("TABLE", 1)[1])
+    assert len(rows) == 2 and all(list(row) == ["caption", "in_domain", "confidence", "spoken"] for row in rows)
+    assert all(isinstance(r["caption"], str) and isinstance(r["in_domain"], bool) and 0 <= r["confidence"] <= 1
+               and r["spoken"] for r in rows)
 
 
 def _free_port():
@@ -128,7 +130,8 @@ def test_mlflow_models_serve_answers_invocations(built):
         body = {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(_png("RGB")).decode()]]}}
         answer = requests.post(f"http://127.0.0.1:{port}/invocations", json=body, timeout=60)
         assert answer.status_code == 200, answer.text
-        assert isinstance(answer.json()["predictions"][0], str)
+        row = answer.json()["predictions"][0]
+        assert set(row) == {"caption", "in_domain", "confidence", "spoken"} and isinstance(row["in_domain"], bool)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -59,3 +59,14 @@ def test_gate_promotes_first_and_better_versions_only(client):
 def test_a_nan_score_is_never_promoted(client):
     _, v1 = _version("n", None)
     assert not promote_if_better(client, "n", v1, "content", float("nan")).promoted
+
+
+def test_a_version_without_the_required_figure_is_beaten(client):
+    _, v1 = _version("j", 0.9)
+    assert promote_if_better(client, "j", v1, "content", 0.9).promoted
+    run2, v2 = _version("j", 0.9)
+    judged = promote_if_better(client, "j", v2, "content", 0.9, required="selective_accuracy")
+    assert judged.promoted and "has no selective_accuracy" in judged.reason  # a tie, but version 1 has no judge
+    client.log_metric(run2, "selective_accuracy", 0.99)
+    _, v3 = _version("j", 0.9)
+    assert not promote_if_better(client, "j", v3, "content", 0.9, required="selective_accuracy").promoted

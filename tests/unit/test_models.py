@@ -112,8 +112,9 @@ class Scripted:
 def test_greedy_stops_at_the_end_token_and_pads_after():
     table = np.full((5, 7), -10.0)
     table[0, 4], table[1, 5], table[2, 3], table[3, 6], table[4, 6] = 0, 0, 0, 0, 0
-    ids = greedy_decode(Scripted(table), tf.zeros([2, 1, 1]), 6, 2, 3).numpy()
-    assert ids.tolist() == [[2, 4, 5, 3, 0, 0]] * 2
+    ids, scores = greedy_decode(Scripted(table), tf.zeros([2, 1, 1]), 6, 2, 3)
+    assert ids.numpy().tolist() == [[2, 4, 5, 3, 0, 0]] * 2
+    assert scores.shape == (2,)
 
 
 class Bigram(Scripted):
@@ -131,12 +132,16 @@ def test_beam_search_finds_the_likelier_caption_greedy_misses():
     p[6, 3] = 1.0  # "circle" -> <end>
     p[3, 3] = p[0, 3] = p[1, 3] = 1.0
     table = np.log(p / p.sum(1, keepdims=True))
-    greedy = greedy_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3).numpy()[0].tolist()
-    beam = beam_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3, beam_width=3, length_penalty=0.0).numpy()
-    assert greedy == [2, 4, 5, 6, 3, 0]  # a red circle: p = .6 * .36 * .99 = .21
-    assert beam[0].tolist() == [2, 5, 6, 3, 0, 0]  # red circle: p = .4 * .99 = .40
-    narrow = beam_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3, beam_width=1, length_penalty=0.0).numpy()
-    assert narrow[0].tolist() == greedy
+    greedy, greedy_score = greedy_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3)
+    beam, beam_score = beam_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3, beam_width=3, length_penalty=0.0)
+    assert greedy.numpy()[0].tolist() == [2, 4, 5, 6, 3, 0]  # a red circle: p = .6 * .36 * .99 = .21
+    assert beam.numpy()[0].tolist() == [2, 5, 6, 3, 0, 0]  # red circle: p = .4 * .99 = .40
+    # scores: the mean log-probability of the words said, <end> included
+    np.testing.assert_allclose(greedy_score.numpy(), [np.mean([table[2, 4], table[4, 5], table[5, 6], table[6, 3]])],
+                               rtol=1e-5)
+    np.testing.assert_allclose(beam_score.numpy(), [np.mean([table[2, 5], table[5, 6], table[6, 3]])], rtol=1e-5)
+    narrow, _ = beam_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3, beam_width=1, length_penalty=0.0)
+    assert narrow.numpy()[0].tolist() == greedy.numpy()[0].tolist()
 
 
 def test_captioner_captions_any_image_and_reloads(tmp_path):

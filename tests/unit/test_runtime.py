@@ -38,7 +38,7 @@ def test_mixed_precision_computes_in_float16_and_keeps_float32_logits(mixed_prec
     losses = model.fit([tf.cast(grid, tf.float32), tokens[:, :-1]], tokens[:, 1:], batch_size=1, epochs=3, verbose=0)
     assert np.isfinite(losses.history["loss"]).all() and losses.history["loss"][-1] < losses.history["loss"][0]
     assert model([grid, tokens[:, :-1]]).dtype == tf.float32
-    ids = greedy_decode(decoder, tf.cast(grid, tf.float32), VOCAB.sequence_length, 2, 3).numpy()
+    ids = greedy_decode(decoder, tf.cast(grid, tf.float32), VOCAB.sequence_length, 2, 3)[0].numpy()
     assert ids.shape == (4, VOCAB.sequence_length) and (ids[:, 0] == 2).all()
 
 

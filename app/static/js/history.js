@@ -1,7 +1,7 @@
 // The history of conversions, kept by the service: newest first, page by page, each playable and deletable.
 
 import { api } from "./api.js";
-import { describe, downloadLinks } from "./result.js";
+import { describe, downloadLinks, guess } from "./result.js";
 
 export function setupHistory({ list, template, more, status, heading, onPlay, onDelete, onError }) {
   const pageSize = Number(list.dataset.pageSize);
@@ -15,7 +15,8 @@ export function setupHistory({ list, template, more, status, heading, onPlay, on
     const item = template.content.firstElementChild.cloneNode(true);
     item.dataset.id = result.id;
     item.querySelector(".thumb").src = result.image_url;
-    item.querySelector(".entry-caption").textContent = result.caption;
+    item.querySelector(".entry-caption").textContent = result.spoken || result.caption;
+    item.querySelector(".entry-guess").textContent = guess(result);
     item.querySelector(".entry-meta").textContent = describe(result);
     item.querySelector(".downloads").append(...downloadLinks(result, result.caption));
     for (const button of item.querySelectorAll("button")) {

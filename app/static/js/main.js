@@ -9,8 +9,8 @@ const $ = (id) => document.getElementById(id);
 const form = $("convert-form");
 const errorBox = $("error");
 const status = $("convert-status");
-const result = { image: $("result-image"), caption: $("caption"), meta: $("result-meta"), player: $("player"),
-  downloads: $("result-downloads") };
+const result = { image: $("result-image"), caption: $("caption"), guess: $("guess"), meta: $("result-meta"),
+  player: $("player"), downloads: $("result-downloads") };
 let shownId = null;
 
 function fail(error) {
@@ -56,6 +56,7 @@ async function loadModels() {
   }));
   const describe = () => {
     const model = models.find((m) => m.id === select.value);
+    offerLanguages(model?.loaded ? model.languages : null);
     const bleu = model?.test_bleu4 == null ? "" : ` Test BLEU-4: ${model.test_bleu4.toFixed(2)}.`;
     info.textContent = model?.loaded ? `${model.description ?? ""}${bleu}`
       : `Not loaded yet${model?.error ? `: ${model.error.replace(/\.$/, "")}` : ""}.`;
@@ -71,6 +72,15 @@ async function loadModels() {
 function nameLanguages() {
   const names = new Intl.DisplayNames([navigator.language || "en"], { type: "language" });
   for (const option of $("lang").options) option.textContent = `${names.of(option.value)} (${option.value})`;
+}
+
+// Only the languages the chosen model describes pictures in (null: not known yet, offer what the page has).
+function offerLanguages(languages) {
+  for (const option of $("lang").options) {
+    option.hidden = option.disabled = languages != null && !languages.includes(option.value);
+  }
+  const chosen = $("lang").selectedOptions[0];
+  if (chosen?.disabled) $("lang").value = [...$("lang").options].find((o) => !o.disabled)?.value ?? "";
 }
 
 const autoplay = $("autoplay");

@@ -1,4 +1,4 @@
-// Showing a result: its caption (read out by the live region), its audio, and its downloads.
+// Showing a result: what was spoken (read out by the live region), the model's guess, its audio and downloads.
 
 // A link whose name says what it gets; ``about`` tells which result, for screen readers in a list of many.
 function link(href, text, about, download) {
@@ -26,6 +26,14 @@ export function downloadLinks(result, about = "") {
   ];
 }
 
+// What the model itself said, labelled as its guess (the spoken sentence may hedge it or leave it out).
+export function guess(result) {
+  if (!result.spoken) return "";
+  const sure = result.confidence == null ? "" : `, ${Math.round(result.confidence * 100)}% sure`;
+  const domain = result.in_domain === false ? "; the picture is unlike the ones it learned from" : "";
+  return `The model's guess: “${result.caption}”${sure}${domain}.`;
+}
+
 export function describe(result) {
   const { model, speech } = result;
   const when = new Date(result.created_at).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
@@ -37,7 +45,8 @@ export function showResult(parts, result, { play = false } = {}) {
   parts.image.src = result.image_url;
   parts.image.alt = "The converted picture";
   parts.image.hidden = false;
-  parts.caption.textContent = result.caption;
+  parts.caption.textContent = result.spoken || result.caption;
+  parts.guess.textContent = guess(result);
   parts.meta.textContent = describe(result);
   parts.player.src = result.audio_url;
   parts.downloads.replaceChildren(...downloadLinks(result));
@@ -48,6 +57,7 @@ export function clearResult(parts, message) {
   parts.image.hidden = true;
   parts.image.removeAttribute("src");
   parts.caption.textContent = message;
+  parts.guess.textContent = "";
   parts.meta.textContent = "";
   parts.player.removeAttribute("src");
   parts.player.load();
