@@ -4,7 +4,8 @@
     app = create_app()                          # defaults, instance config, environment
     app = create_app({"ADMIN_TOKEN": "t"}, instance_path=tmp_path)   # tests
 
-Resources hang off ``app.extensions``: ``models`` (ModelRegistry), ``speaker``, ``history``, ``training``.
+Resources hang off ``app.extensions``: ``models`` (ModelRegistry), ``speaker``, ``reader``, ``history``,
+``training``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flask import Flask
 import pipeline  # noqa: F401  (quiet TensorFlow, no MLflow telemetry, no DVC analytics, before they load)
 from app import api, errors, web
 from app.config import default_instance_path, load_config
-from app.services import history, images, models, speech, training
+from app.services import history, images, models, reading, speech, training
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: str | os.PathLike[str] | None = None,
@@ -35,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
     history.init_app(app)
     speech.init_app(app)
     models.init_app(app)
+    reading.init_app(app)
     training.init_app(app)
     api.init_app(app)
     web.init_app(app)
@@ -51,6 +53,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 
 
 def start(app: Flask) -> None:
-    """Load the models (and start their watcher) and the speech engine in this process; idempotent."""
+    """Load the models (and start their watcher), the speech engine and, if set, the text reader in this process;
+    idempotent."""
     app.extensions["models"].start()
     app.extensions["speaker"].warm_up()
+    if app.config["TEXT_WARM_UP"]:
+        app.extensions["reader"].get()

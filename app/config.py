@@ -40,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     # float32: the Keras models; float16: each version's float16 TFLite export (evaluate.float16 in params.yaml).
     # A version logged without one is not served (its error says so); the float32 one is never swapped in.
     "MODEL_PRECISION": "float32",
+    # Reading the text in pictures (form field text=on|off): about 1 s a picture on 2 cores against ~25 ms for a
+    # caption (bench/bench_reading.py), so off unless asked; warm up loads the reader at start (~2 s, ~100 MB)
+    "TEXT_DEFAULT": "off",
+    "TEXT_WARM_UP": True,
     # Admin endpoints: POST /api/train, GET /api/train/<id>, POST /api/models/reload; None turns them off (403)
     "ADMIN_TOKEN": None,
     # Results and history (SQLite database and result folders in the instance folder)
@@ -98,6 +102,8 @@ def check_config(config: Config) -> None:
         raise ValueError(f"DEFAULT_MODEL {config['DEFAULT_MODEL']!r} is not one of MODEL_NAMES {names}")
     if config["MODEL_PRECISION"] not in PRECISIONS:
         raise ValueError(f"MODEL_PRECISION must be one of {', '.join(PRECISIONS)}, not {config['MODEL_PRECISION']!r}")
+    if config["TEXT_DEFAULT"] not in ("on", "off"):
+        raise ValueError(f"TEXT_DEFAULT must be 'on' or 'off', not {config['TEXT_DEFAULT']!r}")
     if isinstance(config["TRAIN_COMMAND"], str) or not config["TRAIN_COMMAND"]:
         raise ValueError("TRAIN_COMMAND must be a list of arguments (no shell), e.g. [\"dvc\", \"exp\", \"run\"]")
     for key in ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "HISTORY_RETENTION", "HISTORY_PAGE_SIZE", "PORT"):

@@ -237,6 +237,16 @@ class Captions:
         with Image.open(io.BytesIO(data)) as image:
             return self.models[model].caption_images([image])[0]
 
+    def spoken(self, data: bytes, model: str = "captioner-lstm") -> str:
+        """What the service speaks (and the page announces) for an encoded picture by ``model``, in English."""
+        from PIL import Image
+
+        from pipeline.spoken import compose
+
+        with Image.open(io.BytesIO(data)) as image:
+            described = self.models[model].describe_images([image])[0]
+        return compose(described.caption, described.in_domain, described.sure).text
+
 
 @contextlib.contextmanager
 def _tracking(uri: str) -> Iterator[None]:

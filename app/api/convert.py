@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from app.api.history import result_json
 from app.errors import ApiError
 from app.services.images import decode_image, encode_jpeg
+from app.services.reading import CHOICES
 from app.services.speech import check_caption_language, check_options
 from pipeline.speech import EngineError
 from pipeline.spoken import compose
@@ -35,10 +36,15 @@ def convert() -> Response:
     if model is None:
         raise ApiError(f"model {name} is not loaded yet; see GET /readyz", status=503, code="model_unavailable")
     check_caption_language(lang, model.languages)
+    text_option = (form.get("text") or "").strip().lower() or config["TEXT_DEFAULT"]
+    if text_option not in CHOICES:
+        raise ApiError(f"text must be one of {', '.join(CHOICES)} (read the text in the picture aloud or not)",
+                       code="invalid_text_option")
 
     image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"])
     described = model.describe(image)
-    spoken = compose(described.caption, described.in_domain, described.sure, lang,
+    text = extensions["reader"].read(image) if text_option == "on" else ""
+    spoken = compose(described.caption, described.in_domain, described.sure, lang, text,
                      max_chars=speaker.settings.max_chars)
     try:
         speech = speaker.synthesize(spoken.text, lang=lang, engine=engine, fmt=fmt)
@@ -50,6 +56,6 @@ def convert() -> Response:
         image=encode_jpeg(image, config["RESULT_IMAGE_QUALITY"]), audio=speech.audio, caption=described.caption,
         model_name=model.name, model_version=model.version, engine=speech.engine, lang=speech.lang, fmt=speech.fmt,
         processing_time=time.perf_counter() - started, spoken=spoken.text, in_domain=described.in_domain,
-        confidence=round(described.confidence, 4),
+        confidence=round(described.confidence, 4), text=text,
     )
     return jsonify(success=True, **result_json(result))

@@ -28,7 +28,7 @@ def list_models() -> Response:
             "loaded_at": iso(served.loaded_at) if served else None,
             "error": registry.errors.get(name),
         })  # fmt: skip
-    return jsonify(models=models)
+    return jsonify(models=models, reader=current_app.extensions["reader"].describe())
 
 
 @bp.post("/models/reload")

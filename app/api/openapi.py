@@ -72,6 +72,8 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
         "lang": {"type": "string", "enum": [c for c in LANGUAGES if c in spoken_languages()],
                  "description": f"a language the model describes pictures in (GET /api/models); {EMPTY_IS_DEFAULT}"},
         "engine": {"type": "string", "enum": list(ENGINES), "description": SPEECH_CHOICE},
+        "text": {"type": "string", "enum": ["on", "off"], "default": config["TEXT_DEFAULT"],
+                 "description": f"read the text in the picture aloud after the caption; {EMPTY_IS_DEFAULT}"},
         "format": {"type": "string", "enum": list(MIME_TYPES), "description": SPEECH_CHOICE}}}  # fmt: skip
     paths = {
         "/api/convert": {"post": {
@@ -79,7 +81,8 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": convert_form}}},
             "responses": {"200": _json(result), **_errors(400, 413, 415, 503)}}},
         "/api/models": {"get": {"summary": "The models served", "responses": {"200": _json(
-            {"type": "object", "properties": {"models": {"type": "array", "items": MODEL}}})}}},
+            {"type": "object", "properties": {"models": {"type": "array", "items": MODEL}, "reader": {
+                "type": "object", "description": "the text reader: name, package version, model files, settings"}}})}}},
         "/api/models/reload": {"post": {"summary": "Check the aliases now and load new versions", "security": ADMIN,
                                         "responses": {"200": _json({"type": "object"}), **_errors(401, 403)}}},
         "/api/train": {"post": {

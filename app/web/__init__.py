@@ -26,6 +26,7 @@ def index() -> str:
         accepted_text=ACCEPTED_TEXT.split(" (")[0], languages=[c for c in LANGUAGES if c in spoken_languages()],
         engines=ENGINES,
         formats=list(MIME_TYPES), speech=speech, page_size=config["HISTORY_PAGE_SIZE"],
+        text_default=config["TEXT_DEFAULT"],
     )  # fmt: skip
 
 

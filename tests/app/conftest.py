@@ -28,7 +28,8 @@ QUICK_TRAIN = [sys.executable, "-c", "print(\"Running stage 'train':\")"]
 def settings(store: Store | str, **config) -> dict:
     """The test settings of an app on ``store`` (a Store or a tracking URI)."""
     return {"TESTING": True, "MLFLOW_TRACKING_URI": getattr(store, "uri", store), "ADMIN_TOKEN": TOKEN,
-            "MODEL_POLL_SECONDS": 0, "TRAIN_COMMAND": QUICK_TRAIN, "SPEECH_ENGINE": "espeak", **config}  # fmt: skip
+            "MODEL_POLL_SECONDS": 0, "TRAIN_COMMAND": QUICK_TRAIN, "SPEECH_ENGINE": "espeak",
+            "TEXT_WARM_UP": False, **config}  # fmt: skip
 
 
 @pytest.fixture

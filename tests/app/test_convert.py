@@ -10,6 +10,7 @@ import pytest
 from pipeline.data.outside import outside_pictures
 from pipeline.spoken import PHRASES, compose
 from tests.app.pictures import BLUE, RED, YELLOW, picture
+from testkit.signs import draw_sign, fonts, photos
 from tests.tiny_models import EmptyCaptioner, make_store, register, vocabulary_words
 
 
@@ -51,7 +52,7 @@ def test_defaults_are_the_default_model_english_mp3(convert, caption_of):
 def test_a_language_the_model_does_not_describe_in_gets_400_listing_the_available(convert, lang):
     answer = convert(format="wav", lang=lang)
     assert answer.status_code == 400 and answer.json["error"]["code"] == "unsupported_language"
-    assert "only in en" in answer.json["error"]["message"] and lang not in answer.json["error"]["message"]
+    assert answer.json["error"]["message"] == "lang: this model describes pictures only in en; choose one of those"
 
 
 def test_what_is_spoken_is_the_answers_spoken_sentence_in_its_language(app, client, convert):
@@ -114,3 +115,38 @@ def test_a_model_that_returns_an_empty_caption_gets_a_200_saying_the_picture_can
     answer = app.test_client().post("/api/convert", data=form, content_type="multipart/form-data")
     assert answer.status_code == 200, answer.json
     assert answer.json["caption"] == "" and answer.json["spoken"] == PHRASES["en"]["empty"]
+
+
+def _jpeg(image) -> bytes:
+    data = io.BytesIO()
+    image.save(data, "JPEG", quality=92)
+    return data.getvalue()
+
+
+def test_with_text_on_the_sign_in_the_photo_is_read_and_spoken(convert):
+    sign = draw_sign(photos()["rocket"], "EXIT 12 WEST", fonts()[0], height=0.08)
+    body = convert(_jpeg(sign), filename="sign.jpg", text="on").json
+    assert body["text"] == "EXIT 12 WEST"
+    assert body["spoken"].endswith("The text reads: EXIT 12 WEST.")
+
+
+def test_with_text_off_nothing_is_read_and_the_reader_is_never_loaded(make_app):
+    app = make_app()
+    form = {"image": (io.BytesIO(_jpeg(draw_sign(photos()["rocket"], "EXIT 12", fonts()[0]))), "sign.jpg"),
+            "text": "off"}
+    body = app.test_client().post("/api/convert", data=form, content_type="multipart/form-data").json
+    assert body["text"] == "" and "text reads" not in body["spoken"]
+    assert app.extensions["reader"]._reader is None  # text=off paid nothing for it
+
+
+@pytest.mark.parametrize("value", ["yes", "onn", "1", "<script>"])
+def test_another_text_value_gets_400_naming_the_choices(convert, value):
+    answer = convert(text=value)
+    assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_text_option"
+    assert "on, off" in answer.json["error"]["message"] and value not in answer.json["error"]["message"]
+
+
+def test_the_models_list_names_the_reader_and_each_models_languages(client):
+    body = client.get("/api/models").json
+    assert all(model["languages"] == ["en"] for model in body["models"])
+    assert body["reader"]["package"] == "rapidocr-onnxruntime" and body["reader"]["version"] == "1.4.4"

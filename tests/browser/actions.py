@@ -41,15 +41,16 @@ def paste(page: Page, data: bytes, name: str, mime: str) -> None:
     page.evaluate(script, transfer)
 
 
-def convert(page: Page, file: dict, caption: str, **options: str) -> str:
-    """Choose ``file`` with the file input, set the options (select id -> value), convert; return the result id."""
+def convert(page: Page, file: dict, spoken: str, **options: str) -> str:
+    """Choose ``file`` with the file input, set the options (select id -> value), convert, see ``spoken``
+    announced; return the result id."""
     page.set_input_files("#image-input", files=[file])
     for select, value in options.items():
         page.select_option(f"#{select}", value)
     with page.expect_response("**/api/convert") as answer:
         page.click("#convert-button")
     assert answer.value.ok, answer.value.text()
-    expect(page.locator("#caption")).to_have_text(caption)
+    expect(page.locator("#caption")).to_have_text(spoken)
     return answer.value.json()["id"]
 
 

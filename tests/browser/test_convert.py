@@ -6,13 +6,15 @@ import zipfile
 
 from playwright.sync_api import Page, expect
 
+from pipeline.data.outside import outside_pictures
+from pipeline.spoken import PHRASES
 from tests.app.pictures import BLUE, GREEN, RED, YELLOW, picture
 from tests.browser.actions import convert, drop, paste, png, result_id
 
 
 def test_the_file_input_previews_converts_and_plays(page: Page, caption_of):
     blue = png("blue.png", BLUE)
-    expected = caption_of(blue["buffer"])
+    expected = caption_of.spoken(blue["buffer"])
     page.goto("/")
     page.set_input_files("#image-input", files=[blue])
     expect(page.locator("#preview-image")).to_be_visible()
@@ -55,14 +57,15 @@ def test_a_dropped_picture_is_converted_with_the_chosen_options(page: Page, capt
     page.goto("/")
     drop(page, picture("PNG", GREEN), "green.png", "image/png")
     expect(page.locator("#preview-name")).to_contain_text("green.png")
-    for select, value in {"model": "captioner-transformer", "lang": "fr", "format": "wav"}.items():
+    for select, value in {"model": "captioner-transformer", "format": "wav"}.items():
         page.select_option(f"#{select}", value)
     with page.expect_response("**/api/convert") as answer:
         page.click("#convert-button")
     body = answer.value.json()
-    assert body["speech"] == {"engine": "espeak", "lang": "fr", "format": "wav"}
-    expect(page.locator("#caption")).to_have_text(caption_of(picture("PNG", GREEN), "captioner-transformer"))
-    expect(page.locator("#result-meta")).to_contain_text("captioner-transformer v1 · espeak, fr")
+    assert body["speech"] == {"engine": "espeak", "lang": "en", "format": "wav"}
+    expect(page.locator("#caption")).to_have_text(caption_of.spoken(picture("PNG", GREEN), "captioner-transformer"))
+    expect(page.locator("#guess")).to_contain_text(f"“{body['caption']}”")  # the model's own words, as its guess
+    expect(page.locator("#result-meta")).to_contain_text("captioner-transformer v1 · espeak, en")
     expect(page.locator("#result-downloads")).to_contain_text("WAV audio")
     audio = page.request.get(page.eval_on_selector("#player", "audio => audio.src"))
     assert audio.headers["content-type"] == "audio/wav" and audio.body()[:4] == b"RIFF"
@@ -73,13 +76,13 @@ def test_a_pasted_picture_is_previewed_and_converted(page: Page, caption_of):
     paste(page, picture("PNG", YELLOW), "image.png", "image/png")
     expect(page.locator("#preview-name")).to_contain_text("image.png")
     page.click("#convert-button")
-    expect(page.locator("#caption")).to_have_text(caption_of(picture("PNG", YELLOW)))
+    expect(page.locator("#caption")).to_have_text(caption_of.spoken(picture("PNG", YELLOW)))
 
 
 def test_the_download_links_return_the_files(page: Page, caption_of):
     red = png("red.png", RED)
     page.goto("/")
-    result = convert(page, red, caption_of(red["buffer"]))
+    result = convert(page, red, caption_of.spoken(red["buffer"]))
     links = page.locator("#result-downloads a")
     expect(links).to_have_count(3)
     files = {}
@@ -92,7 +95,8 @@ def test_the_download_links_return_the_files(page: Page, caption_of):
         assert result in download.value.suggested_filename
 
     assert files["MP3 audio"] == page.request.get(f"/api/results/{result}/audio").body()
-    assert files["Caption text"].decode().strip() == caption_of(red["buffer"])
+    spoken, caption = caption_of.spoken(red["buffer"]), caption_of(red["buffer"])
+    assert files["Caption text"].decode() == f"Spoken: {spoken}\nModel's guess: {caption}\n"  # both, labelled
     with zipfile.ZipFile(io.BytesIO(files["All as ZIP"])) as archive:
         assert sorted(archive.namelist()) == ["audio.mp3", "caption.txt", "image.jpg"]
         assert archive.read("audio.mp3") == files["MP3 audio"]
@@ -101,14 +105,14 @@ def test_the_download_links_return_the_files(page: Page, caption_of):
 def test_history_entries_play_and_delete_and_stay_deleted(page: Page, caption_of):
     red, blue = png("red.png", RED), png("blue.png", BLUE)
     page.goto("/")
-    kept = convert(page, red, caption_of(red["buffer"]))
-    gone = convert(page, blue, caption_of(blue["buffer"]))
+    kept = convert(page, red, caption_of.spoken(red["buffer"]))
+    gone = convert(page, blue, caption_of.spoken(blue["buffer"]))
     entry = page.locator(f'#history li[data-id="{gone}"]')
     expect(entry.locator(".thumb")).to_have_attribute("src", f"/api/results/{gone}/image")
     page.wait_for_function(f"() => document.querySelector('#history li[data-id=\"{gone}\"] .thumb').naturalWidth > 0")
 
     page.locator(f'#history li[data-id="{kept}"] .play').click()  # the older one, back in the player
-    expect(page.locator("#caption")).to_have_text(caption_of(red["buffer"]))
+    expect(page.locator("#caption")).to_have_text(caption_of.spoken(red["buffer"]))
     assert result_id(page) == kept
 
     entry.locator(".delete").click()
@@ -118,3 +122,27 @@ def test_history_entries_play_and_delete_and_stay_deleted(page: Page, caption_of
     page.reload()
     expect(page.locator(f'#history li[data-id="{kept}"]')).to_have_count(1)
     expect(entry).to_have_count(0)
+
+
+def test_a_real_photo_is_announced_as_not_describable_and_the_guess_is_labelled(page: Page):
+    photo = io.BytesIO()
+    next(p for p in outside_pictures() if p.name == "sklearn-flower").image.save(photo, "JPEG")
+    page.goto("/")
+    page.set_input_files("#image-input", files=[{"name": "flower.jpg", "mimeType": "image/jpeg",
+                                                 "buffer": photo.getvalue()}])
+    with page.expect_response("**/api/convert") as answer:
+        page.click("#convert-button")
+    body = answer.value.json()
+    assert body["in_domain"] is False
+    live = page.locator("#caption")
+    expect(live).to_have_text(PHRASES["en"]["unknown"])  # the live region never reads the unreliable caption
+    expect(live).not_to_contain_text(body["caption"])
+    expect(page.locator("#guess")).to_contain_text(f"The model's guess: “{body['caption']}”")
+    expect(page.locator("#guess")).to_contain_text("unlike the ones it learned from")
+
+
+def test_the_language_choice_offers_only_the_models_languages(page: Page):
+    page.goto("/")
+    expect(page.locator("#model option")).to_have_count(2)  # the models are listed (and their languages known)
+    offered = page.eval_on_selector_all("#lang option", "os => os.filter(o => !o.disabled).map(o => o.value)")
+    assert offered == ["en"]

@@ -34,9 +34,10 @@ def landscape() -> bytes:
 def test_a_screenshot_after_a_conversion(page: Page, tmp_path, caption_of):
     lemon, sailing = png("lemon.png", YELLOW), {"name": "sailing.jpg", "mimeType": "image/jpeg", "buffer": landscape()}
     page.goto("/")
-    convert(page, lemon, caption_of(lemon["buffer"]))
-    convert(page, sailing, caption_of(sailing["buffer"]))
-    page.wait_for_function("() => [...document.images].every((img) => img.hidden || img.complete)")
+    convert(page, lemon, caption_of.spoken(lemon["buffer"]))
+    convert(page, sailing, caption_of.spoken(sailing["buffer"]))
+    page.wait_for_function("() => [...document.images].every((img) => img.hidden || img.complete "
+                           "|| (img.loading === 'lazy' && img.getBoundingClientRect().top > innerHeight))")
     page.wait_for_function("() => document.getElementById('player').duration > 0")
     expect(page.locator("#convert-status")).to_contain_text("Done in")
 

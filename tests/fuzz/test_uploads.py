@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pipeline.speech.languages import LANGUAGES
 from tests.app.pictures import picture
 from tests.fuzz import FUZZ
 
@@ -155,20 +154,21 @@ ODD_NAMES = ("", ".", "..", "../../../../etc/passwd", "..\\..\\windows\\win.ini"
              "ｐｈｏｔｏ．ｐｎｇ", "写真.jpg", "\u202egnp.exe", "x" * 5000, "é" * 2000 + ".png")  # fmt: skip
 FILE_NAMES = st.sampled_from(ODD_NAMES) | st.text(max_size=300) | st.text(min_size=1000, max_size=5000)
 VALID = {"model": ("", "captioner-lstm", "captioner-transformer"),
-         "lang": ("", *LANGUAGES, "EN", " fr "),
+         "lang": ("", "en", "EN", " en "),  # the models describe pictures in English only
+         "text": ("", "on", "off", " OFF "),
          "engine": ("", "espeak", "gtts", "auto", "ESPEAK"),  # gtts meets a closed port and falls back to espeak
          "format": ("", "mp3", "wav", "WAV")}  # fmt: skip
 FIELDS = st.fixed_dictionaries({}, optional={name: st.sampled_from(values) | TEXT for name, values in VALID.items()})
 OTHER_FIELDS = st.dictionaries(st.text(min_size=1, max_size=20).filter(lambda name: name not in {*VALID, "image"}),
                                TEXT, max_size=3)  # fmt: skip
 ERROR_CODES = {"model": "unknown_model", "lang": "unsupported_language", "engine": "unknown_engine",
-               "format": "unsupported_format"}  # fmt: skip
+               "format": "unsupported_format", "text": "invalid_text_option"}  # fmt: skip
 
 
 @settings(FUZZ, max_examples=120)
 @given(filename=FILE_NAMES, fields=FIELDS, other=OTHER_FIELDS, second_file=st.none() | st.binary(max_size=64))
 def test_any_file_name_and_form_fields(client, filename, fields, other, second_file):
-    """Any file name and any value of every form field the API reads (model, lang, engine, format), plus unknown
+    """Any file name and any value of every form field the API reads (model, lang, engine, format, text), plus unknown
     fields and files: the known choices convert (200), anything else is a 400 naming the field's problem."""
     extra = {"attachment": (second_file, filename)} if second_file is not None else {}
     body = assert_answer(client, post(client, picture("PNG"), filename, {**other, **fields}, extra),
@@ -181,6 +181,7 @@ def test_any_file_name_and_form_fields(client, filename, fields, other, second_f
         assert body["model"]["name"] == chosen.get("model", "captioner-lstm")
         assert body["speech"]["lang"] == chosen.get("lang", "en")
         assert body["speech"]["format"] == chosen.get("format", "mp3")
+        assert body["text"] == "" or chosen.get("text") == "on"  # read only when asked
 
 
 BOUNDARY = "fuzzboundary"

@@ -16,7 +16,7 @@ export function setupHistory({ list, template, more, status, heading, onPlay, on
     item.dataset.id = result.id;
     item.querySelector(".thumb").src = result.image_url;
     item.querySelector(".entry-caption").textContent = result.spoken || result.caption;
-    item.querySelector(".entry-guess").textContent = guess(result);
+    item.querySelector(".entry-guess").textContent = guess(result, { brief: true });
     item.querySelector(".entry-meta").textContent = describe(result);
     item.querySelector(".downloads").append(...downloadLinks(result, result.caption));
     for (const button of item.querySelectorAll("button")) {

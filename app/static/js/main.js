@@ -105,6 +105,7 @@ form.addEventListener("submit", async (event) => {
   const data = new FormData();
   data.append("image", file, file.name);
   for (const field of ["model", "lang", "engine", "format"]) if ($(field).value) data.append(field, $(field).value);
+  data.append("text", $("text").checked ? "on" : "off");
   clearError(errorBox);
   busy(true);
   status.textContent = `Converting ${file.name}…`;

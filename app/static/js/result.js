@@ -26,12 +26,14 @@ export function downloadLinks(result, about = "") {
   ];
 }
 
-// What the model itself said, labelled as its guess (the spoken sentence may hedge it or leave it out).
-export function guess(result) {
+// What the model itself said, labelled as its guess (the spoken sentence may hedge it or leave it out);
+// ``brief`` for the history, where the spoken sentence above it already says whether the picture was known.
+export function guess(result, { brief = false } = {}) {
   if (!result.spoken) return "";
   const sure = result.confidence == null ? "" : `, ${Math.round(result.confidence * 100)}% sure`;
-  const domain = result.in_domain === false ? "; the picture is unlike the ones it learned from" : "";
-  return `The model's guess: “${result.caption}”${sure}${domain}.`;
+  const domain = result.in_domain === false && !brief ? "; the picture is unlike the ones it learned from" : "";
+  const text = result.text && !brief ? ` Text in the picture: “${result.text}”.` : "";
+  return `${brief ? "Guess" : "The model's guess"}: “${result.caption}”${sure}${domain}.${text}`;
 }
 
 export function describe(result) {
