@@ -55,7 +55,7 @@ def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params
     """Log ``evaluated`` to the run ``train`` opened (figures, sample sheet, predictions, the pyfunc with its
     judge and float16 export), register it and move ``production`` if it beats the current version.
 
-    Returns its report entry, with ``promoted``.
+    Returns its report entry, with ``gate_metric`` (the figure the gate compared) and ``promoted``.
     """
     import mlflow
     from mlflow import MlflowClient
@@ -93,18 +93,20 @@ def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params
         decision = promote_if_better(MlflowClient(), name, int(logged.registered_model_version),
                                      f"test_{gate_metric}", report[gate_metric], required=JUDGED)
         mlflow.set_tag("mlflow.note.content", f"{kind}: {info['description']}; {decision.reason}")
-    return {**report, "promoted": decision.promoted}
+    return {**report, "gate_metric": gate_metric, "promoted": decision.promoted}
 
 
 def write_reports(report: Mapping[str, Mapping[str, Any]], metrics: Path, scores: Path,
                   columns: Sequence[str]) -> None:
     """``reports/metrics.json`` (every figure per decoder, and the human ceiling) and ``reports/scores.csv``
-    (a DVC plot: the ``columns`` of each decoder, rounded)."""
+    (a DVC plot: each decoder's ``gate_score``, the value of its ``gate_metric``, which every dataset has, then
+    its ``columns``, rounded)."""
     atomic_write_json(metrics, report)
     table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=["decoder", *columns])
+    writer = csv.DictWriter(table, fieldnames=["decoder", "gate_score", *columns])
     writer.writeheader()
     for kind, figures in report.items():
         if kind != "human":
-            writer.writerow({"decoder": kind, **{c: round(figures[c], 4) for c in columns if c in figures}})
+            writer.writerow({"decoder": kind, "gate_score": round(figures[figures["gate_metric"]], 4),
+                             **{c: round(figures[c], 4) for c in columns if c in figures}})
     atomic_write_text(scores, table.getvalue())
