@@ -20,6 +20,7 @@ def main() -> None:
     params = load_params("featurize")
 
     from pipeline.files import atomic_dir
+    from pipeline.models.encoder import weights_record
     from pipeline.models.features import save_grids
     from pipeline.models.inputs import load_splits, load_tokenizer
     from pipeline.models.training import extract, make_encoder
@@ -37,7 +38,8 @@ def main() -> None:
     seconds = {"training": round(trained - began, 1), "extraction": round(time.perf_counter() - trained, 1)}
     with atomic_dir(args.encoder) as tmp:
         encoder.save(tmp / "encoder.keras")
-        atomic_write_json(tmp / "config.json", {"params": params, "history": history, "seconds": seconds,
+        atomic_write_json(tmp / "config.json", {"params": params, "weights": weights_record(params),
+                                                "history": history, "seconds": seconds,
                                                 "grid_shape": list(encoder.output_shape[1:])})
     print(json.dumps({"featurize_seconds": seconds}))
 

@@ -41,7 +41,8 @@ def main() -> None:
     splits = load_splits(args.processed, tokenizer)
     grids = {split: load_grids(args.features, split)[1] for split in ("train", "dev")}
     encoder_config = json.loads((args.encoder / "config.json").read_text())
-    logged = {"decoder": args.decoder, "train": own, "featurize": encoder_config["params"]}
+    featurize = {**encoder_config["params"], **encoder_config.get("weights", {})}  # the file's sha256 too
+    logged = {"decoder": args.decoder, "train": own, "featurize": featurize}
     with runs.start(args.decoder, logged, TRACED_DATA) as active:
         mlflow.log_dict(encoder_config, "featurize.json")
         fit = Fit(**{**params["fit"], **own.get("fit", {})})

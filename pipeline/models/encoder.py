@@ -2,20 +2,39 @@
 
 ``build_encoder`` is the compact CNN trained on the training split itself (the offline default);
 ``build_pretrained_encoder`` wraps a ``keras.applications`` network (ImageNet weights when online,
-``weights=None`` in tests).
+``weights=None`` in tests), and ``weights_record`` names the weights file it loaded, with its sha256.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
 import keras
 from keras import layers, ops
 from pipeline.errors import ParamsError
+from pipeline.files import sha256_file
+
+
+class Pretrained(NamedTuple):
+    """A ``keras.applications`` network: its class, its module (for ``preprocess_input``), its input side, and
+    the file its ImageNet weights without the top are cached as (``keras.utils.get_file``'s name)."""
+
+    class_name: str
+    module_name: str
+    size: int
+    weights_file: str
+
 
 PRETRAINED = {
-    "efficientnetb0": ("EfficientNetB0", "efficientnet", 224),
-    "inceptionv3": ("InceptionV3", "inception_v3", 299),
-    "mobilenetv3small": ("MobileNetV3Small", "mobilenet_v3", 224),
+    "efficientnetb0": Pretrained("EfficientNetB0", "efficientnet", 224, "efficientnetb0_notop.h5"),
+    "inceptionv3": Pretrained("InceptionV3", "inception_v3", 299,
+                              "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "mobilenetv3small": Pretrained("MobileNetV3Small", "mobilenet_v3", 224,
+                                   "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"),
 }
+KERAS_FALLBACK_HOME = Path("/tmp/.keras")  # where keras.utils.get_file caches when Keras' home is read-only
 
 
 @keras.saving.register_keras_serializable(package="image_to_audio")
@@ -77,7 +96,7 @@ def build_pretrained_encoder(kind: str, weights: str | None = "imagenet", name: 
     """A ``keras.applications`` network without its head, its last feature map as the grid (frozen)."""
     if kind not in PRETRAINED:
         raise ParamsError(f"featurize.encoder {kind!r} is unknown; expected 'cnn' or one of {sorted(PRETRAINED)}")
-    class_name, module_name, size = PRETRAINED[kind]
+    class_name, module_name, size, _ = PRETRAINED[kind]
     backbone = getattr(keras.applications, class_name)(include_top=False, weights=weights,
                                                        input_shape=(size, size, 3))
     backbone.trainable = False
@@ -86,6 +105,27 @@ def build_pretrained_encoder(kind: str, weights: str | None = "imagenet", name: 
     x = backbone(preprocess(ops.cast(image, "float32")), training=False)
     grid = layers.Reshape((-1, x.shape[-1]), name="grid")(x)
     return keras.Model(image, grid, name=name)
+
+
+def weights_record(params: dict[str, Any]) -> dict[str, str]:
+    """``weights_file`` and ``weights_sha256`` of the file a ``keras.applications`` encoder's weights came from
+    (``featurize`` params; call after building it): Keras' cached ImageNet file, or the file ``weights`` names.
+    Empty for the trained cnn and for random weights. DVC does not see this file, so the runs log its hash."""
+    weights = params.get("weights")
+    if params["encoder"] not in PRETRAINED or weights is None:
+        return {}
+    if weights == "imagenet":
+        from keras.src.backend.config import keras_home  # no public API; $KERAS_HOME, else ~/.keras
+
+        home = Path(keras_home()).expanduser()
+        cache = home if os.access(home, os.W_OK) else KERAS_FALLBACK_HOME  # as keras.utils.get_file chooses
+        path = cache / "models" / PRETRAINED[params["encoder"]].weights_file
+        if not path.is_file():
+            raise FileNotFoundError(f"the ImageNet weights of {params['encoder']} are not at {path}, where "
+                                    f"keras.applications caches them: build the encoder first")
+    else:
+        path = Path(weights)
+    return {"weights_file": path.name, "weights_sha256": sha256_file(path)}
 
 
 def image_size_of(encoder: keras.Model) -> int:
