@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+
 from pipeline.errors import ParamsError
 
 log = logging.getLogger(__name__)

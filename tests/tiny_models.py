@@ -83,8 +83,8 @@ def build_bundles(folder: Path, params: dict[str, Any] | None = None) -> dict[st
     from pipeline.data.synthetic import SyntheticConfig, generate
     from pipeline.models.captioner import Captioner, Decoding
     from pipeline.models.inputs import load_splits, load_tokenizer
-    from pipeline.models.training import Fit, extract, make_encoder, train_decoder
     from pipeline.models.pyfunc import describe
+    from pipeline.models.training import Fit, extract, make_encoder, train_decoder
 
     began, params = time.perf_counter(), params or tiny_params()
     folder = Path(folder)

@@ -11,8 +11,8 @@ from app.services.images import ACCEPTED_TEXT
 from app.services.train_params import OVERRIDES
 from pipeline.models import PRECISIONS
 from pipeline.speech.languages import LANGUAGES
-from pipeline.spoken import spoken_languages
 from pipeline.speech.settings import ENGINES, MIME_TYPES
+from pipeline.spoken import spoken_languages
 
 bp = Blueprint("openapi", __name__)
 

@@ -17,8 +17,8 @@ from typing import IO, Any
 
 from tqdm.auto import tqdm
 
-from pipeline.files import atomic_dir, atomic_write_json, sha256_file
 from pipeline.errors import UserError
+from pipeline.files import atomic_dir, atomic_write_json, sha256_file
 
 logger = logging.getLogger(__name__)
 

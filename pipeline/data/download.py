@@ -9,8 +9,8 @@ from typing import Any
 
 from pipeline.data.layout import Layout, find_layout
 from pipeline.data.synthetic import SyntheticConfig, generate
-from pipeline.files import atomic_dir
 from pipeline.errors import ParamsError
+from pipeline.files import atomic_dir
 
 log = logging.getLogger(__name__)
 SOURCES = ("synthetic", "flickr8k")

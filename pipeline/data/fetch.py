@@ -22,8 +22,8 @@ import requests
 import urllib3
 from tqdm.auto import tqdm
 
-from pipeline.files import replace_file, sha256_file
 from pipeline.errors import UserError
+from pipeline.files import replace_file, sha256_file
 
 logger = logging.getLogger(__name__)
 

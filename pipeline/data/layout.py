@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
 from pipeline.errors import UserError
 
 ZIP_DIR = "Flickr8k_Dataset"  # where Flickr8k_Dataset.zip is unpacked

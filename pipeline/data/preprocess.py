@@ -13,8 +13,8 @@ from pipeline.data.skips import Skips
 from pipeline.data.table import SPLITS, build_table
 from pipeline.data.validation import DataValidationError, ValidationRules, validate
 from pipeline.data.vocabulary import build_vocabulary
-from pipeline.files import atomic_dir, atomic_write_json
 from pipeline.errors import ParamsError
+from pipeline.files import atomic_dir, atomic_write_json
 
 log = logging.getLogger(__name__)
 CAPTIONS_FILE = "captions.csv"

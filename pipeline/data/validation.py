@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 import pandas as pd
+
 from pipeline.errors import UserError
 
 log = logging.getLogger(__name__)

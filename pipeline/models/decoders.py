@@ -12,8 +12,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from pipeline.models.layers import BahdanauAttention, DecoderBlock, EncoderBlock, grid_positions
 from pipeline.errors import ParamsError
+from pipeline.models.layers import BahdanauAttention, DecoderBlock, EncoderBlock, grid_positions
 
 
 def per_caption(grid, tokens):

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import keras
 from keras import layers, ops
+
 from pipeline.errors import ParamsError
 from pipeline.files import sha256_file
 

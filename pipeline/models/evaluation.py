@@ -16,10 +16,10 @@ import tensorflow as tf
 from PIL import Image, ImageDraw
 
 from pipeline.data.phrasing import content_correct
-from pipeline.errors import UserError
 from pipeline.data.preprocess import SCENES_FILE
 from pipeline.data.scenes import Scene
 from pipeline.data.vocabulary import Tokenizer
+from pipeline.errors import UserError
 from pipeline.metrics.bleu import corpus_bleu
 from pipeline.metrics.ceiling import human_bleu
 from pipeline.metrics.cider import corpus_cider_d

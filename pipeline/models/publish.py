@@ -13,8 +13,15 @@ from typing import Any
 
 from pipeline.files import atomic_write_json, atomic_write_text
 from pipeline.models.captioner import Captioner, load_trained
-from pipeline.models.evaluation import (DecoderScores, EvaluationData, Pictures, fit_judge, outside_figures,
-                                        sample_sheet, score_decoder)
+from pipeline.models.evaluation import (
+    DecoderScores,
+    EvaluationData,
+    Pictures,
+    fit_judge,
+    outside_figures,
+    sample_sheet,
+    score_decoder,
+)
 
 log = logging.getLogger(__name__)
 JUDGED = "test_selective_accuracy"  # logged by every version that carries a judge; one without it is beaten

@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.data.outside import outside_pictures
 from pipeline.spoken import PHRASES, compose
-from tests.app.pictures import BLUE, RED, YELLOW, picture
 from testkit.signs import draw_sign, fonts, photos
+from tests.app.pictures import BLUE, RED, YELLOW, picture
 from tests.tiny_models import EmptyCaptioner, make_store, register, vocabulary_words
 
 
