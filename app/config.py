@@ -40,8 +40,9 @@ DEFAULTS: dict[str, Any] = {
     # float32: the Keras models; float16: each version's float16 TFLite export (evaluate.float16 in params.yaml).
     # A version logged without one is not served (its error says so); the float32 one is never swapped in.
     "MODEL_PRECISION": "float32",
-    # Reading the text in pictures (form field text=on|off): about 1 s a picture on 2 cores against ~25 ms for a
-    # caption (bench/bench_reading.py), so off unless asked; warm up loads the reader at start (~2 s, ~100 MB)
+    # Reading the text in pictures (form field text=on|off): 0.06 s for a 600x400 picture to 1.3 s for a
+    # 3000x2000 photo on 2 cores, against ~25 ms for a caption (docs/reading.md), so off unless asked;
+    # TEXT_WARM_UP loads and warms the reader at start instead of at the first text=on request
     "TEXT_DEFAULT": "off",
     "TEXT_WARM_UP": True,
     # Admin endpoints: POST /api/train, GET /api/train/<id>, POST /api/models/reload; None turns them off (403)
