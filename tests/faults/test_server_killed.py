@@ -148,7 +148,8 @@ def check_whole(url: str, entry: dict, results) -> None:
     with Image.open(io.BytesIO(downloads["image"].content)) as image:
         image.load()  # a truncated JPEG raises here
         assert image.format == "JPEG" and image.size[0] >= 48
-    assert downloads["caption"].content.decode("utf-8") == entry["caption"] + "\n"
+    labelled = f"Spoken: {entry['spoken']}\nModel's guess: {entry['caption']}\n"
+    assert downloads["caption"].content.decode("utf-8") == labelled
     archive = requests.get(url + entry["zip_url"], timeout=10)
     assert archive.status_code == 200
     with zipfile.ZipFile(io.BytesIO(archive.content)) as zipped:
