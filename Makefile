@@ -1,5 +1,6 @@
 # image-to-audio: `make run` sets up, builds the models if needed and serves the app;
-# `make test` sets up and runs every test. Both work on a fresh clone.
+# `make test` sets up and runs every test. Both work on a fresh clone. `make run DATA=flickr8k` builds on
+# the real Flickr8k (downloads it; DATA=synthetic switches back).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -46,7 +47,7 @@ repro: setup
 	$(BIN)/dvc repro
 
 run: setup
-	$(BIN)/python -m pipeline.bootstrap
+	$(BIN)/python -m pipeline.bootstrap $(if $(DATA),--data $(DATA))
 	$(BIN)/gunicorn -c app/gunicorn_config.py app.wsgi:app
 
 ui: setup

@@ -24,14 +24,16 @@ def main() -> None:
     params = load_params("evaluate")
 
     from pipeline.data.outside import outside_pictures
+    from pipeline.data.preprocess import fingerprint_test_set
     from pipeline.models.evaluation import EvaluationData
     from pipeline.models.publish import evaluate_decoder, publish, write_reports
 
     data, outside = EvaluationData.load(args.processed, args.features), outside_pictures()
     report, columns, pictures = {"human": data.human()}, [], None
+    test_set = fingerprint_test_set(args.processed)
     for folder in args.models:
         evaluated, pictures = evaluate_decoder(folder, args.encoder, args.processed, data, params, outside, pictures)
-        report[evaluated.kind] = publish(evaluated, folder, data, params, args.validation, args.samples)
+        report[evaluated.kind] = publish(evaluated, folder, data, params, args.validation, args.samples, test_set)
         columns = [*evaluated.scores.metrics, *evaluated.figures]
     write_reports(report, args.metrics, args.scores, columns)
     print(json.dumps({k: {m: round(v, 4) for m, v in r.items() if isinstance(v, float)} for k, r in report.items()}))

@@ -79,3 +79,14 @@ def preprocess(raw: Path, config: PreprocessConfig, out: Path, report_path: Path
     counts["vocabulary"] = len(vocabulary.tokens)
     log.info("preprocessed %s", counts)
     return counts
+
+
+def fingerprint_test_set(processed: Path) -> str:
+    """sha256 of the test split's (image, caption) rows in ``processed``: scores compare only on the same set."""
+    import hashlib
+
+    import pandas as pd
+
+    table = pd.read_csv(Path(processed) / CAPTIONS_FILE, keep_default_na=False)
+    rows = sorted(zip(*(table.loc[table["split"] == "test", c].tolist() for c in ("image", "caption"))))
+    return hashlib.sha256("\n".join(f"{image}\t{caption}" for image, caption in rows).encode()).hexdigest()

@@ -37,8 +37,8 @@ ENCODER_FILE, DECODER_FILE = "encoder.keras", "decoder.keras"  # in the pipeline
 
 @dataclass(frozen=True)
 class Raw:
-    """What the compiled function returns for a batch: token ids [B, L], scores [B], the mirrored pictures'
-    token ids [B, L]."""
+    """What the compiled function returns for a batch: token ids [B, L], scores [B, 2] (the mean and the least
+    log-probability of a word, ``pipeline.models.decoding``), the mirrored pictures' token ids [B, L]."""
 
     ids: np.ndarray
     scores: np.ndarray

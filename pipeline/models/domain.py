@@ -18,6 +18,7 @@ threshold: at most 1 is in domain.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,21 +33,36 @@ SATURATION_EDGES = np.array([0, 0.2, 0.4, 0.6, 0.8, 1.01])
 FLAT = 3.0  # a pixel is flat when |dx| + |dy| of its grey level is below this
 
 
-def descriptors(images: np.ndarray) -> dict[str, np.ndarray]:
-    """Each descriptor block [N, d] of uint8 pictures [N, S, S, 3] (square-rooted histograms)."""
-    pixels = np.asarray(images, np.float32)
-    bins = np.minimum(pixels // 64, 3).astype(np.int64)  # 4 levels per channel
-    out = {"colour": _histograms(bins[..., 0] * 16 + bins[..., 1] * 4 + bins[..., 2], 64)}
+def descriptors(images: np.ndarray, chunk: int = 256) -> dict[str, np.ndarray]:
+    """Each descriptor block [N, d] of uint8 pictures [N, S, S, 3] (square-rooted histograms), ``chunk``
+    pictures at a time (the float copies of 6,000 pictures of 224 pixels would take gigabytes)."""
+    if len(images) > chunk:
+        parts = [descriptors(images[i:i + chunk], chunk) for i in range(0, len(images), chunk)]
+        return {block: np.concatenate([part[block] for part in parts]) for block in BLOCKS}
+    pixels = np.asarray(images)
+    red, green, blue = (pixels[..., c] for c in range(3))
+    bins = [np.minimum(channel // 64, 3).astype(np.int64) for channel in (red, green, blue)]  # 4 levels each
+    out = {"colour": _histograms(bins[0] * 16 + bins[1] * 4 + bins[2], 64)}
+    grey = (red.astype(np.float32) + green + blue) / 3
     for name, factor in (("gradient", 1), ("gradient_2", 2), ("gradient_4", 4)):
-        grey = _downscale(pixels, factor).mean(-1)
-        magnitude = np.hypot(np.diff(grey, axis=2)[:, :-1], np.diff(grey, axis=1)[:, :, :-1])
-        out[name] = _histograms(np.digitize(magnitude, GRADIENT_EDGES[1:-1]), len(GRADIENT_EDGES) - 1)
-    grey = pixels.mean(-1)
+        scaled = _downscale(grey, factor)
+        magnitude = np.hypot(np.diff(scaled, axis=2)[:, :-1], np.diff(scaled, axis=1)[:, :, :-1])
+        out[name] = _histograms(_bin(magnitude, GRADIENT_EDGES[1:-1]), len(GRADIENT_EDGES) - 1)
     flat = (np.abs(np.diff(grey, axis=2))[:, :-1] + np.abs(np.diff(grey, axis=1))[:, :, :-1]) < FLAT
-    top, bottom = pixels[:, :-1, :-1].max(-1), pixels[:, :-1, :-1].min(-1)
-    level = np.digitize((top - bottom) / (top + 1), SATURATION_EDGES[1:-1])  # 0..4; not flat: 5
+    corner = pixels[:, :-1, :-1]
+    top = np.maximum(np.maximum(corner[..., 0], corner[..., 1]), corner[..., 2]).astype(np.float32)
+    bottom = np.minimum(np.minimum(corner[..., 0], corner[..., 1]), corner[..., 2])
+    level = _bin((top - bottom) / (top + 1), SATURATION_EDGES[1:-1])  # 0..4; not flat: 5
     out["flat"] = _histograms(np.where(flat, level, len(SATURATION_EDGES) - 1), len(SATURATION_EDGES))
     return out
+
+
+def _bin(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The number of ``edges`` (ascending) at or below each value, as ``np.digitize`` counts them."""
+    index = np.zeros(values.shape, np.int8)
+    for edge in edges:
+        index += values >= edge
+    return index
 
 
 def _histograms(index: np.ndarray, bins: int) -> np.ndarray:
@@ -57,11 +73,13 @@ def _histograms(index: np.ndarray, bins: int) -> np.ndarray:
     return np.sqrt(counts / counts.sum(1, keepdims=True))
 
 
-def _downscale(pixels: np.ndarray, factor: int) -> np.ndarray:
+def _downscale(grey: np.ndarray, factor: int) -> np.ndarray:
+    """Means of ``factor`` x ``factor`` blocks of grey pictures [N, S, S] (the remainder cut off)."""
     if factor == 1:
-        return pixels
-    n, s = pixels.shape[0], pixels.shape[1] // factor * factor
-    return pixels[:, :s, :s].reshape(n, s // factor, factor, s // factor, factor, 3).mean((2, 4))
+        return grey
+    s = grey.shape[1] // factor * factor
+    total = sum(grey[:, i:s:factor, j:s:factor] for i in range(factor) for j in range(factor))
+    return total / factor ** 2
 
 
 def _nearest(references: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -99,6 +117,7 @@ class DomainCheck:
     @classmethod
     def fit(cls, train: np.ndarray, dev: np.ndarray, acceptance: float, seed: int = 0) -> "DomainCheck":
         """Fit on uint8 training pictures and set the thresholds on the dev pictures (both [N, S, S, 3])."""
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
         reference, held = descriptors(train), descriptors(dev)
@@ -107,8 +126,10 @@ class DomainCheck:
         x = np.concatenate([np.concatenate([d[b] for b in BLOCKS], 1) for d in (reference, made)])
         mean, scale = x.mean(0), x.std(0) + 1e-6
         labels = np.r_[np.ones(len(train)), np.zeros(len(train))]
-        mlp = MLPClassifier((64,), batch_size=256, max_iter=300, random_state=seed)
-        mlp.fit((x - mean) / scale, labels)
+        mlp = MLPClassifier((64,), batch_size=1024, max_iter=200, random_state=seed)  # 200 epochs: its budget
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mlp.fit((x - mean) / scale, labels)
         network = {"mean": mean, "scale": scale, "w1": mlp.coefs_[0], "b1": mlp.intercepts_[0],
                    "w2": mlp.coefs_[1], "b2": mlp.intercepts_[1]}
         check = cls(reference, thresholds, network, 1.0, 1.0)

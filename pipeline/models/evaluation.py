@@ -142,15 +142,16 @@ def fit_judge(captioner: ImageCaptioner, data: EvaluationData, pictures: Picture
         right[split] = correct(captions, data.splits[split], data.scenes, settings["min_bleu1"])
         speakable[split] = (pictures.ratios[split] <= 1.0) & np.array([bool(c.strip()) for c in captions])
     judge = Judge(pictures.domain, compare, fit_logistic(features["dev"], right["dev"]), 1.0)
-    confidence = {s: judge.confidence(*features[s].T) for s in ("dev", "test")}
+    confidence = {s: judge.confidence(f[:, :2], f[:, 2], f[:, 3]) for s, f in features.items()}
     judge.hedge_below = hedge_level(confidence["dev"][speakable["dev"]], right["dev"][speakable["dev"]],
-                                    settings["selective_accuracy"])
+                                    settings["selective_accuracy"], settings["assurance"])
     plain = speakable["test"] & (confidence["test"] >= judge.hedge_below)
     figures = {"in_domain": float(np.mean(pictures.ratios["test"] <= 1.0)), "coverage": float(plain.mean()),
                "selective_accuracy": float(right["test"][plain].mean()) if plain.any() else 1.0,
                "calibration_error": calibration_error(confidence["test"], right["test"]),
                "hedge_below": judge.hedge_below}
-    log.info("judge: confidence = sigmoid(%s . [1, score, flip agreement, domain ratio]); test: %s",
+    log.info("judge: confidence = sigmoid(%s . [1, mean word log-p, least word log-p, flip agreement, domain "
+             "ratio]); test: %s",
              [round(c, 2) for c in judge.coefficients], {k: round(v, 3) for k, v in figures.items()})
     return judge, figures
 

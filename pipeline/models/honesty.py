@@ -3,7 +3,7 @@
 A ``Judge`` travels in every bundle (``judge.json`` and the domain check's ``domain.npz``) and reads three things:
 
 - **The domain ratio** of the picture (``pipeline.models.domain``): at most 1 is in domain.
-- **The caption's score**: the mean log-probability of its words.
+- **The caption's scores**: the mean log-probability of its words, and that of its least likely word.
 - **Flip agreement**: the captioner also captions the mirrored picture, and the two captions are compared
   with left and right swapped in the mirrored one: 1 when they state the same content (``content``: the
   embedded dataset's captions are read into objects and relation, so phrasing does not count), else the
@@ -13,7 +13,7 @@ A ``Judge`` travels in every bundle (``judge.json`` and the domain check's ``dom
 **Confidence** is a logistic regression of the caption's correctness on these three, fitted on the dev split:
 the estimated probability that the caption is right. A caption in domain whose confidence is below
 ``hedge_below`` is said as a guess; that level is the lowest at which the dev captions at or above it are right
-often enough (``selective accuracy``).
+often enough (``selective accuracy``), by a lower confidence bound rather than the observed share.
 """
 
 from __future__ import annotations
@@ -69,12 +69,14 @@ class Judge:
 
     domain: DomainCheck
     compare: str                     # how flip agreement compares captions (``COMPARISONS``)
-    coefficients: tuple[float, ...]  # logistic regression: intercept, score, flip agreement, domain ratio
+    coefficients: tuple[float, ...]  # logistic regression: intercept, mean and least word log-probability,
+                                     # flip agreement, domain ratio
     hedge_below: float               # in-domain captions with a lower confidence are said as a guess
 
     def confidence(self, scores: np.ndarray, agreement: np.ndarray, ratios: np.ndarray) -> np.ndarray:
-        """Probabilities [B] that captions with these scores, flip agreements and domain ratios are right."""
-        features = np.column_stack([np.ones(len(ratios)), scores, agreement, ratios])
+        """Probabilities [B] that captions with these scores [B, 2], flip agreements and domain ratios are right."""
+        used = np.reshape(scores, (len(ratios), -1))[:, :len(self.coefficients) - 3]  # a judge may read the mean only
+        features = np.column_stack([np.ones(len(ratios)), used, agreement, ratios])
         return _sigmoid(features @ np.asarray(self.coefficients))
 
     def describe(self, captions: list[str], mirrored: list[str], scores: np.ndarray,
@@ -118,17 +120,23 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-3,
     return tuple(float(v) for v in w)
 
 
-def hedge_level(confidence: np.ndarray, correct: np.ndarray, target: float) -> float:
-    """The lowest confidence level at which the captions at or above it are right at least ``target`` of the time.
+def hedge_level(confidence: np.ndarray, correct: np.ndarray, target: float, assurance: float) -> float:
+    """The lowest confidence level at which the captions at or above it are right at least ``target`` of the time,
+    with probability ``assurance``.
 
-    Captions are taken from the most confident down; the level is the last one at which the running accuracy
-    still meets the target (the largest coverage that does). None meets it: just above 1 (all are hedged).
+    Captions are taken from the most confident down; the level is the last one at which a one-sided lower
+    confidence bound (Clopper-Pearson, at ``assurance``) of the running accuracy still meets the target: the
+    largest coverage that does. A few hundred dev captions estimate an accuracy near 0.98 only to about a
+    percent, so the bound, not the observed share, decides. None meets it: just above 1 (all are hedged).
     """
+    from scipy.stats import beta
+
     order = np.argsort(-np.asarray(confidence), kind="stable")
     ranked, right = np.asarray(confidence)[order], np.asarray(correct, bool)[order]
-    accuracy = np.cumsum(right) / np.arange(1, len(right) + 1)
+    hits, counts = np.cumsum(right), np.arange(1, len(right) + 1)
+    lower = np.where(hits > 0, beta.ppf(1 - assurance, np.maximum(hits, 1), counts - hits + 1), 0.0)
     ends = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))  # ties go together, or not at all
-    meets = ends[accuracy[ends] >= target]
+    meets = ends[lower[ends] >= target]
     return float(ranked[meets[-1]]) if len(meets) else math.nextafter(1.0, 2.0)
 
 

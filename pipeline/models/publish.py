@@ -58,9 +58,10 @@ def evaluate_decoder(decoder: Path, encoder: Path, processed: Path, data: Evalua
 
 
 def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params: Mapping[str, Any],
-            validation: Path, samples: Path) -> dict[str, Any]:
+            validation: Path, samples: Path, test_set: str) -> dict[str, Any]:
     """Log ``evaluated`` to the run ``train`` opened (figures, sample sheet, predictions, the pyfunc with its
-    judge and float16 export), register it and move ``production`` if it beats the current version.
+    judge and float16 export), register it and move ``production`` if it beats the current version (or that
+    one was scored on another test set than ``test_set``, ``fingerprint_test_set``).
 
     Returns its report entry, with ``gate_metric`` (the figure the gate compared) and ``promoted``.
     """
@@ -69,7 +70,7 @@ def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params
 
     from pipeline.models.float16 import export, load_images
     from pipeline.models.pyfunc import describe, log_captioner
-    from pipeline.tracking import runs
+    from pipeline.tracking import TEST_SET_TAG, runs
     from pipeline.tracking.registry import promote_if_better
 
     kind, captioner, test = evaluated.kind, evaluated.captioner, data.splits["test"]
@@ -97,8 +98,9 @@ def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params
         info = describe(kind, encoder.name, encoder.output_shape[1:], captioner.decoding.beam_width)
         name = f"captioner-{kind}"
         logged = log_captioner(bundle, info, registered_name=name, float16=float16)
+        mlflow.set_tag(TEST_SET_TAG, test_set)
         decision = promote_if_better(MlflowClient(), name, int(logged.registered_model_version),
-                                     f"test_{gate_metric}", report[gate_metric], required=JUDGED)
+                                     f"test_{gate_metric}", report[gate_metric], required=JUDGED, test_set=test_set)
         mlflow.set_tag("mlflow.note.content", f"{kind}: {info['description']}; {decision.reason}")
     return {**report, "gate_metric": gate_metric, "promoted": decision.promoted}
 

@@ -4,6 +4,7 @@ import os
 
 EXPERIMENT = "image-to-audio"
 PRODUCTION = "production"
+TEST_SET_TAG = "evaluate.test_set"  # sha256 of the test split a version was scored on (the gate compares alike)
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # at the repository root, artifacts under ./mlruns
 # A training job of the service sets JOB_ENV for its `dvc exp run`; the runs it starts carry the id as JOB_TAG,
 # so the service can find the run and model version the job made.

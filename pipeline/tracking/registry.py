@@ -6,7 +6,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 
-from pipeline.tracking import PRODUCTION
+from pipeline.tracking import PRODUCTION, TEST_SET_TAG
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +39,28 @@ def _production(client, name: str):
 
 
 def promote_if_better(client, name: str, version: int, metric: str, score: float,
-                      required: str | None = None) -> GateDecision:
+                      required: str | None = None, test_set: str | None = None) -> GateDecision:
     """Point ``production`` at ``version`` if it beats the current production version on ``metric``.
 
     The current version's score is read from its run's metrics; a version whose run lacks
-    the metric, or the ``required`` one (a figure every version now logs), counts as beaten.
+    the metric, or the ``required`` one (a figure every version now logs), counts as beaten, and so does one
+    scored on another test set than ``test_set`` (its run's ``TEST_SET_TAG``: other data, so no comparison).
     Ties keep the current version. The decision is logged on the new version's run
     (``gate_*`` metrics and tags).
     """
     current = _production(client, name)
-    current_score = lacks = None
+    current_score = lacks = elsewhere = None
     if current is not None:
-        logged = client.get_run(current.run_id).data.metrics
-        current_score = logged.get(metric)
-        lacks = required if required and required not in logged else None
+        run = client.get_run(current.run_id).data
+        current_score = run.metrics.get(metric)
+        lacks = required if required and required not in run.metrics else None
+        elsewhere = test_set is not None and run.tags.get(TEST_SET_TAG) != test_set
     if math.isnan(score):
         promoted, reason = False, f"{metric} is NaN"
     elif current is None:
         promoted, reason = True, "no production version yet"
+    elif elsewhere:
+        promoted, reason = True, f"production version {current.version} was scored on another test set"
     elif current_score is None or lacks:
         promoted, reason = True, f"production version {current.version} has no {lacks or metric}"
     elif score > current_score:

@@ -4,6 +4,8 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from pipeline.data.preprocess import CAPTIONS_FILE, fingerprint_test_set
+from pipeline.tracking import TEST_SET_TAG
 from pipeline.tracking.registry import promote_if_better
 
 
@@ -70,3 +72,39 @@ def test_a_version_without_the_required_figure_is_beaten(client):
     client.log_metric(run2, "selective_accuracy", 0.99)
     _, v3 = _version("j", 0.9)
     assert not promote_if_better(client, "j", v3, "content", 0.9, required="selective_accuracy").promoted
+
+
+def test_a_version_scored_on_another_test_set_is_replaced(client):
+    synthetic_run, v1 = _version("d", 0.9)
+    client.set_tag(synthetic_run, TEST_SET_TAG, "synthetic test set")
+    assert promote_if_better(client, "d", v1, "content", 0.9, test_set="synthetic test set").promoted
+    real_run, v2 = _version("d", 0.2)  # real photos score far lower, on other pictures
+    client.set_tag(real_run, TEST_SET_TAG, "flickr8k test set")
+    switched = promote_if_better(client, "d", v2, "content", 0.2, test_set="flickr8k test set")
+    assert switched.promoted and "another test set" in switched.reason
+    _, v3 = _version("d", 0.1)
+    assert not promote_if_better(client, "d", v3, "content", 0.1, test_set="flickr8k test set").promoted
+
+
+def test_the_test_set_fingerprint_follows_the_test_rows_only(tmp_path):
+    table = "image,caption,split\na.jpg,a red circle,test\nb.jpg,a blue star,train\n"
+    (tmp_path / CAPTIONS_FILE).write_text(table)
+    first = fingerprint_test_set(tmp_path)
+    (tmp_path / CAPTIONS_FILE).write_text(table.replace("a blue star", "a green star"))
+    assert fingerprint_test_set(tmp_path) == first
+    (tmp_path / CAPTIONS_FILE).write_text(table.replace("a red circle", "a red square"))
+    assert fingerprint_test_set(tmp_path) != first
+
+
+def test_make_run_rebuilds_when_production_was_scored_on_other_data(client, tmp_path):
+    from pipeline.bootstrap import MODELS, stale_production
+
+    (tmp_path / CAPTIONS_FILE).write_text("image,caption,split\na.jpg,a red circle,test\n")
+    assert stale_production(tmp_path) == list(MODELS)  # nothing registered yet
+    for name in MODELS:
+        run, version = _version(name, 0.9)
+        client.set_tag(run, TEST_SET_TAG, fingerprint_test_set(tmp_path))
+        promote_if_better(client, name, version, "content", 0.9)
+    assert stale_production(tmp_path) == []
+    (tmp_path / CAPTIONS_FILE).write_text("image,caption,split\nb.jpg,a dog runs,test\n")  # other data
+    assert stale_production(tmp_path) == list(MODELS)

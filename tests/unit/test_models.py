@@ -114,7 +114,8 @@ def test_greedy_stops_at_the_end_token_and_pads_after():
     table[0, 4], table[1, 5], table[2, 3], table[3, 6], table[4, 6] = 0, 0, 0, 0, 0
     ids, scores = greedy_decode(Scripted(table), tf.zeros([2, 1, 1]), 6, 2, 3)
     assert ids.numpy().tolist() == [[2, 4, 5, 3, 0, 0]] * 2
-    assert scores.shape == (2,)
+    assert scores.shape == (2, 2)
+    np.testing.assert_allclose(scores.numpy()[:, 1], 0.0, atol=1e-3)  # every word was near certain
 
 
 class Bigram(Scripted):
@@ -136,10 +137,11 @@ def test_beam_search_finds_the_likelier_caption_greedy_misses():
     beam, beam_score = beam_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3, beam_width=3, length_penalty=0.0)
     assert greedy.numpy()[0].tolist() == [2, 4, 5, 6, 3, 0]  # a red circle: p = .6 * .36 * .99 = .21
     assert beam.numpy()[0].tolist() == [2, 5, 6, 3, 0, 0]  # red circle: p = .4 * .99 = .40
-    # scores: the mean log-probability of the words said, <end> included
-    np.testing.assert_allclose(greedy_score.numpy(), [np.mean([table[2, 4], table[4, 5], table[5, 6], table[6, 3]])],
-                               rtol=1e-5)
-    np.testing.assert_allclose(beam_score.numpy(), [np.mean([table[2, 5], table[5, 6], table[6, 3]])], rtol=1e-5)
+    # scores: the mean log-probability of the words said, <end> included, and the least one
+    greedy_words = [table[2, 4], table[4, 5], table[5, 6], table[6, 3]]
+    beam_words = [table[2, 5], table[5, 6], table[6, 3]]
+    for score, words in ((greedy_score, greedy_words), (beam_score, beam_words)):
+        np.testing.assert_allclose(score.numpy(), [[np.mean(words), np.min(words)]], rtol=1e-5)
     narrow, _ = beam_decode(Bigram(table), tf.zeros([1, 1, 1]), 6, 2, 3, beam_width=1, length_penalty=0.0)
     assert narrow.numpy()[0].tolist() == greedy.numpy()[0].tolist()
 
