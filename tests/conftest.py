@@ -22,6 +22,56 @@ if TYPE_CHECKING:  # testkit.tiny_models imports MLflow: only the fixtures that 
     from testkit.tiny_models import Captions, Store, TinyModel
 
 
+TESTS = Path(__file__).resolve().parent
+
+# The markers of pytest.ini, given here rather than in each file; `make test-fast` runs what none of them marks.
+# pipeline: a test whose fixtures run `dvc repro` or a training job (the session's tiny pipeline and the
+# models, stores and apps built from it, or a fresh ``project``), and the tests that run one themselves.
+PIPELINE_FIXTURES = {"tiny_pipeline", "trained_project", "project"}
+PIPELINE_TESTS = ("integration/test_flickr8k_pipeline.py",)  # make_project and `dvc repro` in the test
+# slow: more than about 10 s on 2 cores (as `pytest --durations=0` measures it), or fitting a Keras model or
+# converting one to TFLite. Both lists name a folder (``name/``), a module or a ``module::test``.
+SLOW_TESTS = (
+    "faults/",  # real servers and training jobs started, killed and restarted: 5 to 50 s each
+    "app/test_gunicorn.py",
+    "app/test_train.py::test_a_real_training_job_ends_in_a_new_served_model_version",
+    "app/test_train.py::test_one_job_at_a_time",
+    "browser/test_admin.py::test_a_training_run_is_launched_and_followed_to_its_new_model",
+    "integration/test_dvc_pipeline.py::test_repro_builds_then_does_nothing_then_reruns_only_what_a_param_touches",
+    "integration/test_flickr8k_download.py::test_official_layout_end_to_end_with_dvc_and_a_resumed_download",
+    "integration/test_flickr8k_pipeline.py",
+    "integration/test_model_pipeline.py",  # its shared repro, and four of its five tests at 10 to 70 s
+    "notebooks/test_notebooks.py::test_model_prototyping",
+    "unit/test_float16.py::test_the_export_captions_as_float32_does",  # TFLite conversions
+    "unit/test_float16.py::test_threads_share_one_export_and_any_batch_size",
+    "unit/test_runtime.py::test_mixed_precision_computes_in_float16_and_keeps_float32_logits",  # Keras fit
+)
+
+
+def listed(item: pytest.Item, names: tuple[str, ...]) -> bool:
+    """Whether ``item`` is in a folder (``name/``), a module or a ``module::test`` of ``names``."""
+    if not item.path.is_relative_to(TESTS):
+        return False
+    module = item.path.relative_to(TESTS).as_posix()
+    return any(module.startswith(name) if name.endswith("/") else name in (module, f"{module}::{item.originalname}")
+               for name in names)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test ``pipeline``, ``browser`` and ``slow`` as the lists above say."""
+    for name in (*PIPELINE_TESTS, *SLOW_TESTS):  # a renamed or removed test must not leave a stale name behind
+        module, _, test = name.partition("::")
+        if not (TESTS / module).exists() or test and f"def {test}(" not in (TESTS / module).read_text():
+            raise pytest.UsageError(f"tests/conftest.py lists {name!r}, which is no longer there: update the list")
+    for item in items:
+        if PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())) or listed(item, PIPELINE_TESTS):
+            item.add_marker(pytest.mark.pipeline)
+        if listed(item, ("browser/",)):
+            item.add_marker(pytest.mark.browser)
+        if listed(item, SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A fresh copy of the pipeline, a git and DVC repository, with a small embedded dataset."""
