@@ -1,6 +1,6 @@
 # image-to-audio: `make run` sets up, builds the models if needed and serves the app;
-# `make test` sets up and runs every test. Both work on a fresh clone. `make run DATA=flickr8k` builds on
-# the real Flickr8k (downloads it; DATA=synthetic switches back).
+# `make test` sets up and runs every test, `make test-fast` the quick ones. All work on a fresh clone.
+# `make run DATA=flickr8k` builds on the real Flickr8k (downloads it; DATA=synthetic switches back).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup system-packages browser-deps run test repro ui clean
+.PHONY: setup system-packages browser-deps run test test-fast repro ui clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,10 @@ ui: setup
 
 test: setup system-packages browser-deps
 	$(BIN)/python -m pytest
+
+# The quick loop: every test not marked pipeline, browser or slow (tests/conftest.py marks them); no model is trained.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not pipeline and not browser and not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

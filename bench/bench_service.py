@@ -5,7 +5,7 @@
 
 Without --tracking-uri it serves the project's own production models (the service's default store,
 ``mlflow.db`` at the repository root) when both have a production version there; otherwise it trains
-the real tiny captioners of the tests (tests/tiny_models.py, about a minute) into a temporary store.
+the real tiny captioners of the tests (testkit/tiny_models.py, about a minute) into a temporary store.
 Afterwards it checks that every answered conversion's audio and history entry exist, and prints a
 markdown table. Exits 1 on any error or missing result.
 """
@@ -22,7 +22,7 @@ import requests
 
 from common import MODELS, load, percentile, pictures, resolve_store, session  # noqa: E402  (repository on sys.path)
 
-from tests.app.gunicorn_server import serve  # noqa: E402
+from testkit.gunicorn import serve  # noqa: E402
 
 
 def run(url: str, clients: int, conversions: int, fmt: str) -> tuple[list[float], list[dict], list[str]]:

@@ -31,7 +31,7 @@ import requests
 
 from common import ROOT, listener_pid, load, median_ms, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
 
-from tests.app.gunicorn_server import free_port, serve  # noqa: E402
+from testkit.gunicorn import free_port, serve  # noqa: E402
 
 
 def floor(tracking_uri: str, model: str, images: list[tuple[str, bytes]], repeats: int) -> dict[str, float]:

@@ -10,7 +10,7 @@ Rows:
 - fallback, circuit open: gtts requested while its circuit is open, so espeak speaks at once.
 
 Google is not reachable from here: gtts rows run against a local fake of Google's endpoint
-(tests/integration/speech_servers.py), which builds a 24 kHz MP3 per request, so they
+(testkit/speech_servers.py), which builds a 24 kHz MP3 per request, so they
 measure gTTS's client path plus loopback HTTP, not Google's latency.
 """
 
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.speech import Speaker, SpeechSettings  # noqa: E402
-from tests.integration.speech_servers import FakeGoogleServer, closed_port  # noqa: E402
+from testkit.speech_servers import FakeGoogleServer, closed_port  # noqa: E402
 
 SUBJECTS = ["dog", "girl", "man", "child", "cat", "boy", "woman", "horse", "bird", "skier"]
 ACTIONS = ["runs across", "jumps over", "sits beside", "walks along", "plays near"]

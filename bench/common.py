@@ -77,7 +77,7 @@ def project_store() -> str | None:
 
 def tiny_store(folder: Path) -> str:
     """A temporary store with the tests' real tiny captioners (trained now, about a minute)."""
-    from tests.tiny_models import build_bundles, make_store, register_both
+    from testkit.tiny_models import build_bundles, make_store, register_both
 
     return register_both(make_store(folder / "mlflow"), build_bundles(folder / "tiny")).uri
 
@@ -89,7 +89,7 @@ def resolve_store(tracking_uri: str | None, folder: Path) -> tuple[str, str]:
     project = project_store()
     if project:
         return project, "the project's production models (mlflow.db of the last `dvc repro`)"
-    return tiny_store(folder), "the tests' tiny models (tests/tiny_models.py)"
+    return tiny_store(folder), "the tests' tiny models (testkit/tiny_models.py)"
 
 
 def project_arguments(description: str, single: int, single_help: str) -> tuple[argparse.Namespace, dict, int, float]:

@@ -1,88 +1,75 @@
-"""Fixtures shared by the test kinds: a throw-away copy of the project for real DVC runs, and real tiny
-captioners in a temporary MLflow store for the service's and the browser's tests (built once per session)."""
+"""Fixtures shared by the test kinds: a throw-away copy of the project for real DVC runs, real tiny
+captioners in a temporary MLflow store for the service's and the browser's tests (built once per session),
+and the service's test client on the ``app`` each folder defines."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
+import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import yaml
 
+from testkit.pictures import picture
+from testkit.project import Project, copy_project, make_project
 from tests.http_fixtures import http_server_fixture  # noqa: F401  (registers the `http_server` fixture)
 
-if TYPE_CHECKING:  # tests.tiny_models imports MLflow: only the fixtures that need it load it
-    from tests.tiny_models import Captions, Store, TinyModel
+if TYPE_CHECKING:  # testkit.tiny_models imports MLflow: only the fixtures that need it load it
+    from flask import Flask
+    from flask.testing import FlaskClient
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore")
-
-
-class Project:
-    """A copy of the repository's pipeline in a temporary git + DVC repository."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.first_repro: subprocess.CompletedProcess | None = None  # set by the fixtures that ran one
-        bin_dir = str(Path(sys.executable).parent)
-        self.env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-                    "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2",
-                    "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-                    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
-                    "GIT_COMMITTER_EMAIL": "t@localhost"}
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run a command in the project; fail the test with its output when ``check`` and it fails."""
-        done = subprocess.run(args, cwd=self.path, env=self.env, capture_output=True, text=True, timeout=600)
-        if check and done.returncode:
-            pytest.fail(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
-        return done
-
-    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run DVC (from this interpreter's environment) in the project."""
-        return self.run(sys.executable, "-m", "dvc", *args, check=check)
-
-    def params(self) -> dict:
-        """The project's params.yaml as it is now."""
-        return yaml.safe_load((self.path / "params.yaml").read_text())
-
-    def set_params(self, **sections: dict) -> None:
-        """Merge nested values into params.yaml, e.g. ``set_params(download={"source": "flickr8k"})``."""
-        params = self.params()
-        for section, values in sections.items():
-            merge(params.setdefault(section, {}), values)
-        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    from testkit.tiny_models import Captions, Store, TinyModel
 
 
-def merge(into: dict, values: dict) -> None:
-    """Merge nested ``values`` into ``into``, key by key."""
-    for key, value in values.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            merge(into[key], value)
-        else:
-            into[key] = value
+TESTS = Path(__file__).resolve().parent
+
+# The markers of pytest.ini, given here rather than in each file; `make test-fast` runs what none of them marks.
+# pipeline: a test whose fixtures run `dvc repro` or a training job (the session's tiny pipeline and the
+# models, stores and apps built from it, or a fresh ``project``), and the tests that run one themselves.
+PIPELINE_FIXTURES = {"tiny_pipeline", "trained_project", "project"}
+PIPELINE_TESTS = ("integration/test_flickr8k_pipeline.py",)  # make_project and `dvc repro` in the test
+# slow: more than about 10 s on 2 cores (as `pytest --durations=0` measures it), or fitting a Keras model or
+# converting one to TFLite. Both lists name a folder (``name/``), a module or a ``module::test``.
+SLOW_TESTS = (
+    "faults/",  # real servers and training jobs started, killed and restarted: 5 to 50 s each
+    "app/test_gunicorn.py",
+    "app/test_train.py::test_a_real_training_job_ends_in_a_new_served_model_version",
+    "app/test_train.py::test_one_job_at_a_time",
+    "browser/test_admin.py::test_a_training_run_is_launched_and_followed_to_its_new_model",
+    "integration/test_dvc_pipeline.py::test_repro_builds_then_does_nothing_then_reruns_only_what_a_param_touches",
+    "integration/test_flickr8k_download.py::test_official_layout_end_to_end_with_dvc_and_a_resumed_download",
+    "integration/test_flickr8k_pipeline.py",
+    "integration/test_model_pipeline.py",  # its shared repro, and four of its five tests at 10 to 70 s
+    "notebooks/test_notebooks.py::test_model_prototyping",
+    "unit/test_float16.py::test_the_export_captions_as_float32_does",  # TFLite conversions
+    "unit/test_float16.py::test_threads_share_one_export_and_any_batch_size",
+    "unit/test_runtime.py::test_mixed_precision_computes_in_float16_and_keeps_float32_logits",  # Keras fit
+)
 
 
-def make_project(tmp_path: Path) -> Project:
-    """A fresh copy of the pipeline in ``tmp_path/project``: a git and DVC repository, small embedded data."""
-    path = tmp_path / "project"
-    path.mkdir()
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy2(source, path / name)
-    project = Project(path)
-    project.run("git", "init", "-q")
-    project.dvc("init", "-q")
-    project.dvc("config", "core.analytics", "false")
-    project.set_params(download={"synthetic": {"num_images": 60}})
-    return project
+def listed(item: pytest.Item, names: tuple[str, ...]) -> bool:
+    """Whether ``item`` is in a folder (``name/``), a module or a ``module::test`` of ``names``."""
+    if not item.path.is_relative_to(TESTS):
+        return False
+    module = item.path.relative_to(TESTS).as_posix()
+    return any(module.startswith(name) if name.endswith("/") else name in (module, f"{module}::{item.originalname}")
+               for name in names)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test ``pipeline``, ``browser`` and ``slow`` as the lists above say."""
+    for name in (*PIPELINE_TESTS, *SLOW_TESTS):  # a renamed or removed test must not leave a stale name behind
+        module, _, test = name.partition("::")
+        if not (TESTS / module).exists() or test and f"def {test}(" not in (TESTS / module).read_text():
+            raise pytest.UsageError(f"tests/conftest.py lists {name!r}, which is no longer there: update the list")
+    for item in items:
+        if PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())) or listed(item, PIPELINE_TESTS):
+            item.add_marker(pytest.mark.pipeline)
+        if listed(item, ("browser/",)):
+            item.add_marker(pytest.mark.browser)
+        if listed(item, SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -91,33 +78,11 @@ def project(tmp_path: Path) -> Project:
     return make_project(tmp_path)
 
 
-GIT_IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
-
-
-def copy_project(source: Project, folder: Path, *, store: bool) -> Project:
-    """A copy of ``source`` (git, DVC cache, outputs) in ``folder/project``; with its MLflow store or without.
-
-    A copied store still keeps its artifacts in ``source``'s ``mlruns`` (MLflow records absolute locations).
-    """
-    def skip(directory: str, names: list[str]) -> set[str]:
-        here = Path(directory)
-        dropped = {"tmp"} if here.name == ".dvc" else set()  # DVC's state and locks name absolute paths
-        if here == source.path and not store:
-            dropped |= {"mlflow.db", "mlruns"}
-        return dropped & set(names)
-
-    path = Path(folder) / "project"
-    shutil.copytree(source.path, path, ignore=skip, symlinks=True)
-    project = Project(path)
-    project.env = {**source.env}
-    return project
-
-
 @pytest.fixture(scope="session")
 def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The tiny pipeline (``TINY``) after one `dvc repro`, committed, with its store in ``mlflow.db``: never
     change it; ``copy_project`` it. ``first_repro`` is that run's output."""
-    from tests.tiny_models import TINY
+    from testkit.tiny_models import TINY
 
     project = make_project(tmp_path_factory.mktemp("tiny-pipeline"))
     project.set_params(**TINY)
@@ -131,7 +96,7 @@ def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Project:
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory, tiny_pipeline: Project) -> dict[str, TinyModel]:
     """Both decoders the tiny `dvc repro` trained, as the bundles evaluate logs (once per session)."""
-    from tests.tiny_models import bundles_from_project
+    from testkit.tiny_models import bundles_from_project
 
     return bundles_from_project(tiny_pipeline.path, tmp_path_factory.mktemp("tiny-models"))
 
@@ -139,7 +104,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory, tiny_pipeline: Project
 @pytest.fixture(scope="session")
 def shared_store(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, TinyModel]) -> Store:
     """A store for the tests that only read it: version 1 of each name (test BLEU-4 0.11 and 0.14), ``production``."""
-    from tests.tiny_models import make_store, register_both
+    from testkit.tiny_models import make_store, register_both
 
     return register_both(make_store(tmp_path_factory.mktemp("mlflow")), tiny_models,
                          test_bleu4={"captioner-lstm": 0.11, "captioner-transformer": 0.14})  # fmt: skip
@@ -148,7 +113,7 @@ def shared_store(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str
 @pytest.fixture(scope="session")
 def caption_of(shared_store: Store) -> Captions:
     """``caption_of(picture_bytes, model)``: the caption the shared store's production version gives in this process."""
-    from tests.tiny_models import Captions
+    from testkit.tiny_models import Captions
 
     return Captions(shared_store.uri)
 
@@ -171,3 +136,32 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory, tiny_pipeline: Pro
     project.run("git", "add", "-A")
     project.run("git", "commit", "-qm", "untrained decoders")
     return project
+
+
+# The service's client on the ``app`` of the test's folder (tests/app/ and tests/fuzz/ each define theirs).
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def convert(client: FlaskClient) -> Callable[..., object]:
+    """POST a picture (a red PNG unless given) to /api/convert with extra form fields."""
+
+    def post(data: bytes | None = None, filename: str = "photo.png", **fields):
+        form = {"image": (io.BytesIO(picture() if data is None else data), filename), **fields}
+        return client.post("/api/convert", data=form, content_type="multipart/form-data")
+
+    return post
+
+
+@pytest.fixture
+def still_serving(client: FlaskClient, convert: Callable[..., object], caption_of) -> Callable[[], None]:
+    """A check, after a bad request, that the shared app still answers and converts as its model does in-process."""
+
+    def check() -> None:
+        assert client.get("/healthz").status_code == 200
+        answer = convert(picture("PNG"))
+        assert answer.status_code == 200 and answer.json["caption"] == caption_of(picture("PNG"))
+
+    return check

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app.pictures import bomb, encode, picture
+from testkit.pictures import bomb, encode, picture
 
 NOISE = Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8))
 ACCEPTED_NAMES = ("JPEG", "PNG", "WebP", "GIF", "BMP", "HEIC")

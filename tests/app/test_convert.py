@@ -9,9 +9,9 @@ import pytest
 
 from pipeline.data.outside import outside_pictures
 from pipeline.spoken import PHRASES, compose
+from testkit.pictures import BLUE, RED, YELLOW, picture
 from testkit.signs import draw_sign, fonts, photos
-from tests.app.pictures import BLUE, RED, YELLOW, picture
-from tests.tiny_models import EmptyCaptioner, make_store, register, vocabulary_words
+from testkit.tiny_models import EmptyCaptioner, make_store, register, vocabulary_words
 
 
 @pytest.mark.parametrize("model", ["captioner-lstm", "captioner-transformer"])

@@ -2,8 +2,8 @@
 
 import requests
 
-from tests.app.gunicorn_server import serve
-from tests.app.pictures import GREEN, bomb, picture
+from testkit.gunicorn import serve
+from testkit.pictures import GREEN, bomb, picture
 
 
 def test_gunicorn_serves_and_survives_bad_input(shared_store, caption_of, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.pictures import BLUE, GREEN, RED, YELLOW, picture
+from testkit.pictures import BLUE, GREEN, RED, YELLOW, picture
 
 
 def test_history_is_newest_first_and_paged(make_app, caption_of):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from app.services.images import to_rgb
-from tests.app.pictures import BLUE, RED, YELLOW, animated, picture, sixteen_bit_grey, with_orientation
+from testkit.pictures import BLUE, RED, YELLOW, animated, picture, sixteen_bit_grey, with_orientation
 
 
 def kept_image(client, body) -> Image.Image:

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from pipeline.models.pyfunc import DESCRIPTIONS
-from tests.app.pictures import GREEN, picture
-from tests.tiny_models import SilentCaptioner, damaged, make_store, register
+from testkit.pictures import GREEN, picture
+from testkit.tiny_models import SilentCaptioner, damaged, make_store, register
 
 
 def test_the_model_list_says_what_is_served(client, tiny_models):

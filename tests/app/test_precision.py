@@ -5,8 +5,8 @@ import io
 import pytest
 from PIL import Image
 
-from tests.app.pictures import GREEN, picture
-from tests.tiny_models import load_captioner
+from testkit.pictures import GREEN, picture
+from testkit.tiny_models import load_captioner
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from pipeline.tracking import JOB_TAG
-from tests.app.conftest import TOKEN
-from tests.app.pictures import BLUE, picture
-from tests.conftest import GIT_IDENTITY
-from tests.tiny_models import NAMES, Captions
+from testkit.pictures import BLUE, picture
+from testkit.project import GIT_IDENTITY
+from testkit.service import TOKEN
+from testkit.tiny_models import NAMES, Captions
 
 
 def wait_for(client, job_id, headers, timeout=90.0):

@@ -6,7 +6,9 @@ import base64
 
 from playwright.sync_api import JSHandle, Page, expect
 
-from tests.app.pictures import picture
+from testkit.pictures import picture
+
+VIEWPORT = {"width": 1280, "height": 900}  # the browser's window, in CSS pixels
 
 
 def png(name: str, colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> dict:

@@ -21,15 +21,15 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from app import create_app
-from tests.app.conftest import settings
-from tests.conftest import GIT_IDENTITY
-from tests.tiny_models import Store
+from testkit.project import GIT_IDENTITY
+from testkit.service import settings
+from testkit.tiny_models import Store
+from tests.browser.actions import VIEWPORT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-proxy-server"]  # fmt: skip
 AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
-VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 10_000  # for actions and expectations: room for a busy 2-core machine
 
 expect.set_options(timeout=TIMEOUT_MS)

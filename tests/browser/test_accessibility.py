@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.app.pictures import GREEN, RED
+from testkit.pictures import GREEN, RED
 from tests.browser.actions import convert, png
 
 BAD = ("serious", "critical")

@@ -2,7 +2,7 @@
 
 from playwright.sync_api import Page, expect
 
-from tests.app.conftest import TOKEN
+from testkit.service import TOKEN
 
 TRAINING_TIMEOUT_MS = 900_000  # a real `dvc exp run` (a decoder and evaluate) on a busy 2-core machine
 

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from pipeline.data.outside import outside_pictures
 from pipeline.spoken import PHRASES
-from tests.app.pictures import BLUE, GREEN, RED, YELLOW, picture
+from testkit.pictures import BLUE, GREEN, RED, YELLOW, picture
 from tests.browser.actions import convert, drop, paste, png, result_id
 
 

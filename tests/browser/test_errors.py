@@ -2,7 +2,7 @@
 
 from playwright.sync_api import Page, expect
 
-from tests.app.pictures import RED
+from testkit.pictures import RED
 from tests.browser.actions import png
 
 

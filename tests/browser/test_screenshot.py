@@ -11,9 +11,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect
 
-from tests.app.pictures import YELLOW
-from tests.browser.actions import convert, png
-from tests.browser.conftest import VIEWPORT
+from testkit.pictures import YELLOW
+from tests.browser.actions import VIEWPORT, convert, png
 
 
 def landscape() -> bytes:

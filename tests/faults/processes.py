@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from tests.app.gunicorn_server import ROOT, free_port
+from testkit.gunicorn import ROOT, free_port
 
 LOOPBACK = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 

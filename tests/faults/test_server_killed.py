@@ -18,7 +18,7 @@ import requests
 import soundfile as sf
 from PIL import Image
 
-from tests.app.pictures import BLUE, GREEN, RED, YELLOW, picture
+from testkit.pictures import BLUE, GREEN, RED, YELLOW, picture
 from tests.faults.processes import Gunicorn
 
 CLIENTS = 6

@@ -11,9 +11,9 @@ import time
 import soundfile as sf
 
 from app import create_app
-from tests.app.conftest import settings
-from tests.app.pictures import BLUE, GREEN, RED, YELLOW, picture
-from tests.integration.speech_servers import SilentServer, closed_port
+from testkit.pictures import BLUE, GREEN, RED, YELLOW, picture
+from testkit.service import settings
+from testkit.speech_servers import SilentServer, closed_port
 
 ESPEAK_RATE = 22050  # the sample rate of espeak-ng's voices (Google's MP3s are 24 kHz)
 TIMEOUT_S = 1.0  # the app's gTTS budget in these tests

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import requests
 
-from tests.app.gunicorn_server import free_port
-from tests.app.pictures import GREEN, picture
+from testkit.gunicorn import free_port
+from testkit.pictures import GREEN, picture
+from testkit.tiny_models import damaged, make_store, register
 from tests.faults.processes import Gunicorn, MlflowServer
-from tests.tiny_models import damaged, make_store, register
 
 NOT_LOADED = {"captioner-lstm": None, "captioner-transformer": None}
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from app import create_app
 from app.services import joblock
 from pipeline.tracking import JOB_ENV, JOB_TAG
-from tests.app.conftest import TOKEN, settings
-from tests.app.pictures import BLUE, picture
-from tests.conftest import GIT_IDENTITY
-from tests.tiny_models import NAMES, Captions
+from testkit.pictures import BLUE, picture
+from testkit.project import GIT_IDENTITY
+from testkit.service import TOKEN, settings
+from testkit.tiny_models import NAMES, Captions
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 # Lets the transformer learn for long enough that it is surely still training when killed

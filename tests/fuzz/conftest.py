@@ -1,9 +1,10 @@
 """Fixtures for the fuzz tests: an app of their own on the shared tiny Keras captioners.
 
-The app is the shared store's (tests/conftest.py) with the service's test settings (tests/app/conftest.py):
+The app is the shared store's (tests/conftest.py) with the service's test settings (testkit/service.py):
 the quick training command, so no request ever starts a real ``dvc exp run``, and gTTS pointed at a closed
 local port, so a request that asks for it falls back to espeak at once instead of waiting on the network.
 It has its own instance folder, so the thousands of fuzzed requests leave the other tests' history alone.
+tests/conftest.py's ``client``, ``convert`` and ``still_serving`` run on this app.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from tests.app.conftest import QUICK_TRAIN, settings
-from tests.app.conftest import client, convert, still_serving  # noqa: F401  (the service's fixtures, on this app)
+from testkit.service import QUICK_TRAIN, settings
 
 CLOSED_PORT = "http://127.0.0.1:9"  # the discard port: nothing listens, so a connection is refused at once
 

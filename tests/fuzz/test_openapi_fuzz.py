@@ -21,9 +21,8 @@ from flask import Config
 
 from app.api.openapi import build_spec
 from app.config import load_config
-from tests.app.conftest import QUICK_TRAIN, TOKEN, settings
-from tests.app.pictures import BLUE, picture
-
+from testkit.pictures import BLUE, picture
+from testkit.service import QUICK_TRAIN, TOKEN, settings
 
 GENERATION = {"max-examples": 60, "deterministic": True, "database": "none", "mode": "all"}
 

@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from app.api.history import MAX_PAGE
-from tests.app.pictures import GREEN, YELLOW, picture
+from testkit.pictures import GREEN, YELLOW, picture
 from tests.fuzz import FUZZ
 
 FILES = {"image": "image/jpeg", "caption": "text/plain", "zip": "application/zip"}  # audio: the result's format

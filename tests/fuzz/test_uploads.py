@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tests.app.pictures import picture
+from testkit.pictures import picture
 from tests.fuzz import FUZZ
 
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")

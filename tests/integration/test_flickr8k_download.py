@@ -7,10 +7,10 @@ import zipfile
 import pandas as pd
 import pytest
 
+from pipeline.config import load_params
 from pipeline.data.download import download
 from pipeline.data.preprocess import PreprocessConfig, preprocess
-from pipeline.config import load_params
-from tests.conftest import ROOT
+from testkit.project import ROOT
 from tests.flickr8k_fixtures import MISSING_IMAGE, build_archives
 
 

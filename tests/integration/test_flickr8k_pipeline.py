@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from tests.conftest import make_project
+from testkit.project import make_project
+from testkit.tiny_models import NAMES, TINY
 from tests.flickr8k_fixtures import build_photo_archives
-from tests.tiny_models import NAMES, TINY
 
 STAGES = ("download", "preprocess", "featurize", "train@lstm", "train@transformer", "evaluate")
 
@@ -59,7 +59,7 @@ def test_real_photos_in_flickr8k_layout_run_the_whole_pipeline_and_the_app_conve
 
     from app import create_app
     from pipeline.tracking import PRODUCTION
-    from tests.app.conftest import settings
+    from testkit.service import settings
 
     server = http_server({p.name: p.read_bytes() for p in (photos.dataset_zip, photos.text_zip)})
     weights = _random_weights(tmp_path / "mobilenet-random.h5")

@@ -4,7 +4,7 @@ import json
 
 from PIL import Image
 
-from tests.tiny_models import load_captioner
+from testkit.tiny_models import load_captioner
 
 FIGURES = {"float16_agreement", "float16_size_mb", "float32_size_mb", "float16_convert_s"}
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.conftest import copy_project
+from testkit.project import copy_project
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.speech import Speaker, SpeechSettings
 from pipeline.speech.encode import mp3_info
-from tests.integration.speech_servers import GOOGLE_SAMPLE_RATE, FakeGoogleServer, SilentServer, closed_port
+from testkit.speech_servers import GOOGLE_SAMPLE_RATE, FakeGoogleServer, SilentServer, closed_port
 
 sf = pytest.importorskip("soundfile", reason="decoding MP3 in tests needs soundfile")
 

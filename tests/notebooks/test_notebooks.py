@@ -11,7 +11,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
-from tests.conftest import ROOT, Project, copy_project
+from testkit.project import ROOT, Project, copy_project
 
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "python3"

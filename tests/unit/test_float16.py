@@ -12,7 +12,7 @@ from pipeline.models.captioner import Captioner, Decoding
 from pipeline.models.decoders import build_decoder, caption_model
 from pipeline.models.encoder import build_encoder
 from pipeline.models.float16 import LiteCaptioner, agreement, captions_of, export, size_mb
-from tests.unit.test_models import SIZES, VOCAB
+from testkit.tiny_keras import SIZES, VOCAB
 
 
 def tiny_captioner(kind: str, beam_width: int) -> Captioner:

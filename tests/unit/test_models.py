@@ -11,11 +11,7 @@ from pipeline.models.captioner import Captioner, Decoding
 from pipeline.models.decoders import build_decoder, caption_model, masked_accuracy, masked_loss, weighted_masked_loss
 from pipeline.models.decoding import beam_decode, greedy_decode
 from pipeline.models.encoder import build_encoder, build_pretrained_encoder
-
-VOCAB = Vocabulary(tokens=["", "[UNK]", "<start>", "<end>", "a", "red", "circle"], sequence_length=6)
-SIZES = {"lstm": {"embed_dim": 8, "units": 16, "attention_units": 8, "dropout": 0.0, "positions": 4},
-         "transformer": {"dim": 8, "heads": 2, "ff_dim": 16, "encoder_layers": 1, "decoder_layers": 1,
-                         "dropout": 0.0}}
+from testkit.tiny_keras import SIZES, VOCAB
 
 
 def test_masked_loss_and_accuracy_ignore_padding():

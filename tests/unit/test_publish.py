@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from pipeline.models.publish import write_reports
-from tests.conftest import ROOT
+from testkit.project import ROOT
 
 
 @pytest.mark.parametrize(("gate", "columns"), [("content", ["bleu4", "content"]), ("bleu4", ["bleu4", "cider_d"])])

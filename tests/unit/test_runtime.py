@@ -9,7 +9,7 @@ from pipeline.models.decoders import build_decoder, caption_model, masked_loss
 from pipeline.models.decoding import greedy_decode
 from pipeline.models.encoder import build_encoder
 from pipeline.runtime import configure
-from tests.unit.test_models import SIZES, VOCAB
+from testkit.tiny_keras import SIZES, VOCAB
 
 
 @pytest.fixture

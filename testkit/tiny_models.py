@@ -32,7 +32,7 @@ import yaml
 
 from pipeline.models.pyfunc import CaptionerModel
 from pipeline.tracking import EXPERIMENT, PRODUCTION
-from tests.conftest import merge
+from testkit.project import merge
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent

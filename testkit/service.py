@@ -1,0 +1,20 @@
+"""The service's settings under test: an admin token, a training command that only prints, espeak, no polling."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # testkit.tiny_models imports MLflow
+    from testkit.tiny_models import Store
+
+TOKEN = "test-admin-token"
+# A training command for the tests of the runner itself (the real `dvc exp run` is in tests/app/test_train.py)
+QUICK_TRAIN = [sys.executable, "-c", "print(\"Running stage 'train':\")"]
+
+
+def settings(store: Store | str, **config) -> dict:
+    """The test settings of an app on ``store`` (a Store or a tracking URI)."""
+    return {"TESTING": True, "MLFLOW_TRACKING_URI": getattr(store, "uri", store), "ADMIN_TOKEN": TOKEN,
+            "MODEL_POLL_SECONDS": 0, "TRAIN_COMMAND": QUICK_TRAIN, "SPEECH_ENGINE": "espeak",
+            "TEXT_WARM_UP": False, **config}  # fmt: skip
