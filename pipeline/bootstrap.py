@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from pipeline.logs import setup_logging
+from pipeline.names import MODELS
 
 log = logging.getLogger("bootstrap")
-MODELS = ("captioner-lstm", "captioner-transformer")
 PARAMS_FILE = Path("params.yaml")
 PROCESSED = Path("data/processed")  # the preprocess stage's output (dvc.yaml)
 # What each dataset sets in params.yaml: the real photos need an encoder trained on real photos (ImageNet).

@@ -24,6 +24,7 @@ def main() -> None:
     from pipeline.models.features import save_grids
     from pipeline.models.inputs import load_splits, load_tokenizer
     from pipeline.models.training import extract, make_encoder
+    from pipeline.names import ENCODER_FILE
     from pipeline.runtime import configure
 
     configure(load_params("runtime"))
@@ -37,7 +38,7 @@ def main() -> None:
             save_grids(tmp, split, data.names, extract(encoder, data.paths))
     seconds = {"training": round(trained - began, 1), "extraction": round(time.perf_counter() - trained, 1)}
     with atomic_dir(args.encoder) as tmp:
-        encoder.save(tmp / "encoder.keras")
+        encoder.save(tmp / ENCODER_FILE)
         atomic_write_json(tmp / "config.json", {"params": params, "weights": weights_record(params),
                                                 "history": history, "seconds": seconds,
                                                 "grid_shape": list(encoder.output_shape[1:])})

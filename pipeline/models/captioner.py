@@ -30,9 +30,9 @@ from pipeline.images import to_rgb, upright
 from pipeline.models.decoding import search
 from pipeline.models.encoder import image_size_of
 from pipeline.models.honesty import JUDGE_FILE, Description, Judge
+from pipeline.names import DECODER_FILE, ENCODER_FILE
 
 Image.MAX_IMAGE_PIXELS = 50_000_000  # larger is refused as a decompression bomb
-ENCODER_FILE, DECODER_FILE = "encoder.keras", "decoder.keras"  # in the pipeline's model folders and in bundles
 
 
 @dataclass(frozen=True)

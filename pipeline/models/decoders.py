@@ -14,6 +14,7 @@ from keras import layers, ops
 
 from pipeline.errors import ParamsError
 from pipeline.models.layers import BahdanauAttention, DecoderBlock, EncoderBlock, grid_positions
+from pipeline.names import DECODERS
 
 
 def per_caption(grid, tokens):
@@ -177,8 +178,6 @@ def caption_model(decoder: layers.Layer, num_cells: int, feature_dim: int, steps
     tokens = keras.Input((steps,), dtype="int32", name="tokens")
     return keras.Model([grid, tokens], decoder([grid, tokens]), name=name)
 
-
-DECODERS = ("lstm", "transformer")
 
 
 def build_decoder(kind: str, vocab_size: int, num_cells: int, max_length: int, **sizes) -> layers.Layer:

@@ -22,6 +22,7 @@ from pipeline.models.evaluation import (
     sample_sheet,
     score_decoder,
 )
+from pipeline.names import registered_name
 
 log = logging.getLogger(__name__)
 JUDGED = "test_selective_accuracy"  # logged by every version that carries a judge; one without it is beaten
@@ -96,7 +97,7 @@ def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params
             report.update(figures)
         encoder = captioner.encoder
         info = describe(kind, encoder.name, encoder.output_shape[1:], captioner.decoding.beam_width)
-        name = f"captioner-{kind}"
+        name = registered_name(kind)
         logged = log_captioner(bundle, info, registered_name=name, float16=float16)
         mlflow.set_tag(TEST_SET_TAG, test_set)
         decision = promote_if_better(MlflowClient(), name, int(logged.registered_model_version),

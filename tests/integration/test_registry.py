@@ -97,7 +97,8 @@ def test_the_test_set_fingerprint_follows_the_test_rows_only(tmp_path):
 
 
 def test_make_run_rebuilds_when_production_was_scored_on_other_data(client, tmp_path):
-    from pipeline.bootstrap import MODELS, stale_production
+    from pipeline.bootstrap import stale_production
+    from pipeline.names import MODELS
 
     (tmp_path / CAPTIONS_FILE).write_text("image,caption,split\na.jpg,a red circle,test\n")
     assert stale_production(tmp_path) == list(MODELS)  # nothing registered yet
