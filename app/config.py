@@ -18,11 +18,13 @@ from typing import Any
 from flask import Config
 
 from pipeline.models import PRECISIONS
+from pipeline.names import MODELS
 from pipeline.tracking import PRODUCTION
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "IMAGE_TO_AUDIO"
 PLAIN_ENV = ("ADMIN_TOKEN", "MLFLOW_TRACKING_URI")
+BEST_MODEL = "best"  # DEFAULT_MODEL's choice of the production model with the best gate score
 
 DEFAULTS: dict[str, Any] = {
     "DEBUG": False,
@@ -32,8 +34,10 @@ DEFAULTS: dict[str, Any] = {
     # Models: registered MLflow models served under an alias, re-checked on a schedule. The store is the
     # project's own mlflow.db (pipeline.tracking's default), made absolute so the working folder does not matter.
     "MLFLOW_TRACKING_URI": f"sqlite:///{ROOT / 'mlflow.db'}",
-    "MODEL_NAMES": ["captioner-lstm", "captioner-transformer"],
-    "DEFAULT_MODEL": "captioner-lstm",
+    "MODEL_NAMES": list(MODELS),
+    # The model a request without `model` gets: one of MODEL_NAMES, or best: the production model with the best
+    # gate score, decided again whenever a version is loaded (GET /api/models says which and why)
+    "DEFAULT_MODEL": BEST_MODEL,
     "MODEL_ALIAS": PRODUCTION,
     "MODEL_POLL_SECONDS": 60.0,  # 0 turns the watcher off (POST /api/models/reload still works)
     "MODEL_WARM_UP": True,  # caption one small image before serving a newly loaded version
@@ -99,8 +103,8 @@ def check_config(config: Config) -> None:
     names = config["MODEL_NAMES"]
     if isinstance(names, str) or not names or not all(isinstance(name, str) for name in names):
         raise ValueError(f"MODEL_NAMES must be a non-empty list of model names, not {names!r}")
-    if config["DEFAULT_MODEL"] not in names:
-        raise ValueError(f"DEFAULT_MODEL {config['DEFAULT_MODEL']!r} is not one of MODEL_NAMES {names}")
+    if config["DEFAULT_MODEL"] not in (BEST_MODEL, *names):
+        raise ValueError(f"DEFAULT_MODEL {config['DEFAULT_MODEL']!r} is neither {BEST_MODEL} nor one of MODEL_NAMES {names}")
     if config["MODEL_PRECISION"] not in PRECISIONS:
         raise ValueError(f"MODEL_PRECISION must be one of {', '.join(PRECISIONS)}, not {config['MODEL_PRECISION']!r}")
     if config["TEXT_DEFAULT"] not in ("on", "off"):

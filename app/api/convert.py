@@ -26,7 +26,7 @@ def convert() -> Response:
     upload = request.files.get("image")
     if upload is None:
         raise ApiError("send the picture as the multipart/form-data file field 'image'", code="missing_image")
-    name = form.get("model") or config["DEFAULT_MODEL"]
+    name = form.get("model") or current_app.extensions["models"].default(config["DEFAULT_MODEL"])[0]
     if name not in config["MODEL_NAMES"]:
         raise ApiError(f"unknown model {name!r}; available: {', '.join(config['MODEL_NAMES'])}", code="unknown_model")
     speaker = extensions["speaker"]

@@ -12,13 +12,15 @@ bp = Blueprint("models", __name__)
 
 @bp.get("/models")
 def list_models() -> Response:
-    registry, default = current_app.extensions["models"], current_app.config["DEFAULT_MODEL"]
+    registry = current_app.extensions["models"]
+    default, why = registry.default(current_app.config["DEFAULT_MODEL"])
     models = []
     for name in registry.names:
         served = registry.get(name)
         info = served.info if served else {}
         models.append({
-            "id": name, "name": name, "default": name == default, "loaded": served is not None,
+            "id": name, "name": name, "default": name == default, "default_reason": why if name == default else None,
+            "loaded": served is not None,
             "description": info.get("description"), "architecture": info.get("architecture"),
             "decoder": info.get("decoder"), "precision": served.precision if served else None,
             "languages": list(served.languages) if served else [],

@@ -67,8 +67,9 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
     convert_form = {"type": "object", "required": ["image"], "properties": {
         "image": {"type": "string", "format": "binary",
                   "description": f"{ACCEPTED_TEXT}; at most {config['MAX_CONTENT_LENGTH']} bytes"},
-        "model": {"type": "string", "enum": config["MODEL_NAMES"], "default": config["DEFAULT_MODEL"],
-                  "description": EMPTY_IS_DEFAULT},
+        "model": {"type": "string", "enum": config["MODEL_NAMES"],
+                  **({"default": config["DEFAULT_MODEL"]} if config["DEFAULT_MODEL"] in config["MODEL_NAMES"] else {}),
+                  "description": f"{EMPTY_IS_DEFAULT} (GET /api/models marks it, and says why)"},
         "lang": {"type": "string", "enum": [c for c in LANGUAGES if c in spoken_languages()],
                  "description": f"a language the model describes pictures in (GET /api/models); {EMPTY_IS_DEFAULT}"},
         "engine": {"type": "string", "enum": list(ENGINES), "description": SPEECH_CHOICE},
@@ -140,7 +141,7 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
             "precision": {"enum": [*PRECISIONS, None], "description": "the weights served (MODEL_PRECISION)"},
             "languages": {"type": "array", "items": string, "description": "the languages it describes pictures in"},
             "version": nullable, "aliases": {"type": "array", "items": string},
-            "test_bleu4": {"type": ["number", "null"]}, "default": {"type": "boolean"},
+            "test_bleu4": {"type": ["number", "null"]}, "default": {"type": "boolean"}, "default_reason": nullable,
             "loaded": {"type": "boolean"}, "error": nullable}},
     }  # fmt: skip
     return {"openapi": "3.1.0", "info": {"title": "image-to-audio", "version": "1.0.0",

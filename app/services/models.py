@@ -26,6 +26,7 @@ from typing import Any
 from flask import Flask
 from PIL import Image
 
+from app.config import BEST_MODEL
 from pipeline.models.honesty import Description
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class ServedModel:
     info: Mapping[str, str]
     aliases: tuple[str, ...]
     test_bleu4: float | None
+    gate: tuple[str, float] | None   # the metric the promotion gate compared (its run's tag) and its value
     run_id: str | None
     loaded_at: float
     precision: str
@@ -95,6 +97,19 @@ class ModelRegistry:
     def get(self, name: str) -> ServedModel | None:
         """The version served under ``name`` now, or None if none is loaded."""
         return self._served.get(name)
+
+    def default(self, setting: str) -> tuple[str, str]:
+        """The model a request without ``model`` gets, and why: ``setting`` (``DEFAULT_MODEL``) when it names one;
+        for ``best``, the loaded model with the best gate score (the same metric, on the same test set), first
+        in ``names`` on a tie or when none has one. Every worker with the same versions loaded decides alike."""
+        if setting != BEST_MODEL:
+            return setting, "set by DEFAULT_MODEL"
+        scored = [(m.gate, name) for name in self.names if (m := self.get(name)) is not None and m.gate]
+        metrics = {gate[0] for gate, _ in scored}
+        if not scored or len(metrics) != 1:
+            return self.names[0], "the first model (no gate scores to compare)"
+        (metric, score), name = max(scored, key=lambda item: (item[0][1], -self.names.index(item[1])))
+        return name, f"the best {metric} of the production models ({score:.3f})"
 
     def ready(self) -> bool:
         """True when every configured name has a version loaded."""
@@ -185,9 +200,11 @@ class ModelRegistry:
             raise TypeError(f"{uri} lacks the contract: caption_images(images) and a dict `info`")
         if (getattr(captioner, "precision", None) or "float32") != self.precision:  # logged before float16 existed
             raise ValueError(f"{uri} cannot load as {self.precision}: it was logged without a {self.precision} export")
-        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+        run = client.get_run(version.run_id).data if version.run_id else None
+        metrics, tags = (run.metrics, run.tags) if run else ({}, {})
+        gate = (tags["gate.metric"], metrics["gate_score"]) if "gate.metric" in tags and "gate_score" in metrics else None
         model = ServedModel(version.name, str(version.version), captioner, MappingProxyType(dict(info)),
-                            tuple(version.aliases), metrics.get("test_bleu4"), version.run_id, time.time(),
+                            tuple(version.aliases), metrics.get("test_bleu4"), gate, version.run_id, time.time(),
                             self.precision)
         if self.warm_up:  # the first call builds and traces the graph: pay it here, not in a request
             model.caption(Image.new("RGB", (64, 64), (127, 127, 127)))

@@ -124,3 +124,28 @@ def convert_on():
         return answer.json
 
     return post
+
+
+def _gated(store, name, model, score):
+    """A production version whose run holds what the promotion gate logs: the metric compared and the score."""
+    from mlflow import MlflowClient
+
+    version = register(store, name, model)
+    client = MlflowClient(store.uri, store.uri)
+    run_id = client.get_model_version(name, version).run_id
+    client.set_tag(run_id, "gate.metric", "test_content")
+    client.log_metric(run_id, "gate_score", score)
+
+
+def test_the_default_model_is_the_production_model_with_the_best_gate_score(make_app, tmp_path, tiny_models):
+    store = make_store(tmp_path / "gated")
+    _gated(store, "captioner-lstm", tiny_models["lstm"], 0.70)
+    _gated(store, "captioner-transformer", tiny_models["transformer"], 0.975)
+    client = make_app(store).test_client()
+    models = {m["name"]: m for m in client.get("/api/models").json["models"]}
+    assert models["captioner-transformer"]["default"] and not models["captioner-lstm"]["default"]
+    assert models["captioner-transformer"]["default_reason"] == "the best test_content of the production models (0.975)"
+    answer = client.post("/api/convert", data={"image": (io.BytesIO(picture("PNG", GREEN)), "g.png")})
+    assert answer.status_code == 200 and answer.json["model"]["name"] == "captioner-transformer"
+    chosen = make_app(store, DEFAULT_MODEL="captioner-lstm", instance=tmp_path / "chosen").test_client()
+    assert [m["name"] for m in chosen.get("/api/models").json["models"] if m["default"]] == ["captioner-lstm"]
