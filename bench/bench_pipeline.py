@@ -21,9 +21,11 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
+from common import ENCODER_FOLDER, PROCESSED, ROOT, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
 
-STAGES = ("download", "preprocess", "featurize", "train@lstm", "train@transformer", "evaluate")
+from pipeline.names import DECODERS, ENCODER_FILE  # noqa: E402
+
+STAGES = ("download", "preprocess", "featurize", *(f"train@{decoder}" for decoder in DECODERS), "evaluate")
 
 
 def environment() -> dict[str, str]:
@@ -65,10 +67,10 @@ def throughput(clone: Path, repeats: int = 3) -> dict[str, float]:
     from pipeline.models.inputs import decode_image, load_splits, load_tokenizer
     from pipeline.models.training import extract
 
-    processed = clone / "data/processed"
+    processed = clone / PROCESSED
     splits = load_splits(processed, load_tokenizer(processed))
     paths = [str(clone / p) for split in splits.values() for p in split.paths]  # relative to the clone
-    encoder = keras.models.load_model(clone / "models/encoder/encoder.keras", compile=False)
+    encoder = keras.models.load_model(clone / ENCODER_FOLDER / ENCODER_FILE, compile=False)  # the encoder alone
     size = image_size_of(encoder)
     images = np.stack([decode_image(tf.io.read_file(p), size).numpy() for p in paths])
     extract(encoder, paths[:256])  # warm both paths up

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import requests
 
-from common import ROOT, listener_pid, load, median_ms, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
+from common import MODELS, ROOT, listener_pid, load, median_ms, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
 
 from testkit.gunicorn import free_port, serve  # noqa: E402
 
@@ -168,7 +168,7 @@ def bench_app(tracking_uri: str, model: str, workers: int, threads: int, images,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="captioner-lstm")
+    parser.add_argument("--model", default=MODELS[0])
     parser.add_argument("--requests", type=int, default=400, help="requests at 8 clients (a quarter at 1)")
     parser.add_argument("--repeats", type=int, default=50, help="timed runs of each in-process part")
     parser.add_argument("--tracking-uri", help="an MLflow store with production versions of both models")
