@@ -23,6 +23,7 @@ from pathlib import Path
 
 from common import ENCODER_FOLDER, PROCESSED, ROOT, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
 
+from pipeline import QUIET_ENV  # noqa: E402
 from pipeline.names import DECODERS, ENCODER_FILE  # noqa: E402
 
 STAGES = ("download", "preprocess", "featurize", *(f"train@{decoder}" for decoder in DECODERS), "evaluate")
@@ -30,8 +31,7 @@ STAGES = ("download", "preprocess", "featurize", *(f"train@{decoder}" for decode
 
 def environment() -> dict[str, str]:
     """The clone's environment: this venv's tools first, no analytics, the clone's own MLflow store."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, **QUIET_ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
 
