@@ -33,7 +33,7 @@ def single_image_ms(decoder, grids, tokenizer, beam_width: int, length_penalty: 
     for i in range(runs):
         grid = tf.constant(grids[i % len(grids)][None])
         start = time.perf_counter()
-        compiled(grid).numpy()
+        compiled(grid)[0].numpy()  # the token ids (search returns them with their scores)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
@@ -59,7 +59,7 @@ def main() -> int:
     for kind in params["train"]["decoders"]:
         decoder = load_captioner(project, kind, params["evaluate"]).decoder.layers[-1]  # the layer: on cached grids
         for search, width in (("greedy", 1), (f"beam {beam_width}", beam_width)):
-            captions, seconds = generate(decoder, grids, tokenizer, width, penalty)
+            captions, _, seconds = generate(decoder, grids, tokenizer, width, penalty)
             single = single_image_ms(decoder, grids, tokenizer, width, penalty, args.single)
             rows.append((kind, search, score(captions, test.texts, names, scenes), 1000 * seconds, single))
             print(f"{kind} {search}: done", file=sys.stderr, flush=True)
