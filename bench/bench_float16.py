@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import percentile, project_arguments  # noqa: E402  (puts the repository on sys.path)
+from common import PROCESSED, load_captioner, percentile, project_arguments  # noqa: E402  (repository on sys.path)
 
 
 def single_image_ms(models: list, images, runs: int) -> list[list[float]]:
@@ -51,26 +51,19 @@ def main() -> int:
                                                           "single-image calls timed per model")
     project = args.project
 
-    import keras
-
     from pipeline.data.preprocess import SCENES_FILE
-    from pipeline.data.vocabulary import Vocabulary
-    from pipeline.models.captioner import Captioner, Decoding
     from pipeline.models.evaluation import load_scenes, score
     from pipeline.models.float16 import LiteCaptioner, agreement, captions_of, load_images, size_mb
     from pipeline.models.inputs import load_splits, load_tokenizer
 
-    processed = project / "data/processed"
+    processed = project / PROCESSED
     test = load_splits(processed, load_tokenizer(processed))["test"]
     names = test.names
     scenes = load_scenes(processed / SCENES_FILE) if (processed / SCENES_FILE).is_file() else None
-    encoder = keras.models.load_model(project / "models/encoder/encoder.keras", compile=False)
-    vocabulary = Vocabulary.load(processed / "vocabulary.json")
     rows, images = [], None
     for kind in params["train"]["decoders"]:
-        decoder = keras.models.load_model(project / "models" / kind / "decoder.keras", compile=False)
         for search, width in (("greedy", 1), (f"beam {beam_width}", beam_width)):
-            captioner = Captioner(encoder, decoder, vocabulary, Decoding(width, penalty))
+            captioner = load_captioner(project, kind, params["evaluate"], beam_width=width)
             if images is None:
                 images = load_images(captioner, [str(project / p) for p in test.paths])
             with tempfile.TemporaryDirectory() as tmp:

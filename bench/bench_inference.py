@@ -14,37 +14,32 @@ from __future__ import annotations
 import sys
 import time
 
-from common import median_ms, project_arguments  # noqa: E402  (puts the repository on sys.path)
+from common import PROCESSED, load_captioner, median_ms, project_arguments  # noqa: E402  (repository on sys.path)
 
 
 def main() -> int:
-    args, params, _, penalty = project_arguments(__doc__.splitlines()[0], 30, "calls timed per path")
+    args, params, _, _ = project_arguments(__doc__.splitlines()[0], 30, "calls timed per path")
     project = args.project
 
-    import keras
     from PIL import Image
 
-    from pipeline.models.captioner import Captioner, Decoding
     from pipeline.models.decoding import eager_greedy
     from pipeline.models.inputs import load_splits, load_tokenizer
 
-    processed = project / "data/processed"
+    processed = project / PROCESSED
     tokenizer = load_tokenizer(processed)
     path = project / load_splits(processed, tokenizer)["test"].paths[0]
-    encoder = keras.models.load_model(project / "models/encoder/encoder.keras", compile=False)
     rows = []
     for kind in params["train"]["decoders"]:
-        decoder = keras.models.load_model(project / "models" / kind / "decoder.keras", compile=False)
-        captioner = Captioner(encoder, decoder, tokenizer.vocabulary, Decoding(1, penalty))
+        captioner = load_captioner(project, kind, params["evaluate"], beam_width=1)
         began = time.perf_counter()
         captioner.warm_up()
         warm_s = time.perf_counter() - began
         image = captioner.prepare(Image.open(path))[None]
-        vocabulary = tokenizer.vocabulary
+        encoder, layer, length = captioner.encoder, captioner.decoder.layers[-1], tokenizer.vocabulary.sequence_length
 
         def eager():
-            return eager_greedy(encoder, decoder.layers[-1], image, vocabulary.sequence_length,
-                                tokenizer.start_id, tokenizer.end_id)
+            return eager_greedy(encoder, layer, image, length, tokenizer.start_id, tokenizer.end_id)
 
         same = captioner.caption_arrays(image)[0] == tokenizer.decode(eager())
         compiled_ms = median_ms(lambda: captioner.caption_arrays(image), args.single)

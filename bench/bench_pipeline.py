@@ -21,15 +21,17 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
+from common import ENCODER_FOLDER, PROCESSED, ROOT, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
 
-STAGES = ("download", "preprocess", "featurize", "train@lstm", "train@transformer", "evaluate")
+from pipeline import QUIET_ENV  # noqa: E402
+from pipeline.names import DECODERS, ENCODER_FILE  # noqa: E402
+
+STAGES = ("download", "preprocess", "featurize", *(f"train@{decoder}" for decoder in DECODERS), "evaluate")
 
 
 def environment() -> dict[str, str]:
     """The clone's environment: this venv's tools first, no analytics, the clone's own MLflow store."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, **QUIET_ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
 
@@ -65,10 +67,10 @@ def throughput(clone: Path, repeats: int = 3) -> dict[str, float]:
     from pipeline.models.inputs import decode_image, load_splits, load_tokenizer
     from pipeline.models.training import extract
 
-    processed = clone / "data/processed"
+    processed = clone / PROCESSED
     splits = load_splits(processed, load_tokenizer(processed))
     paths = [str(clone / p) for split in splits.values() for p in split.paths]  # relative to the clone
-    encoder = keras.models.load_model(clone / "models/encoder/encoder.keras", compile=False)
+    encoder = keras.models.load_model(clone / ENCODER_FOLDER / ENCODER_FILE, compile=False)  # the encoder alone
     size = image_size_of(encoder)
     images = np.stack([decode_image(tf.io.read_file(p), size).numpy() for p in paths])
     extract(encoder, paths[:256])  # warm both paths up

@@ -15,7 +15,7 @@ import statistics
 import sys
 import time
 
-from common import project_arguments  # noqa: E402  (puts the repository on sys.path)
+from common import FEATURES, PROCESSED, load_captioner, project_arguments  # noqa: E402  (repository on sys.path)
 
 
 def single_image_ms(decoder, grids, tokenizer, beam_width: int, length_penalty: float, runs: int) -> float:
@@ -33,7 +33,7 @@ def single_image_ms(decoder, grids, tokenizer, beam_width: int, length_penalty: 
     for i in range(runs):
         grid = tf.constant(grids[i % len(grids)][None])
         start = time.perf_counter()
-        compiled(grid).numpy()
+        compiled(grid)[0].numpy()  # the token ids (search returns them with their scores)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
@@ -43,9 +43,6 @@ def main() -> int:
                                                           "single-image decodes timed per search")
     project = args.project
 
-    import keras
-
-    import pipeline.models.decoders  # noqa: F401  (registers the custom layers for loading)
     from pipeline.data.preprocess import SCENES_FILE
     from pipeline.data.scenes import SCENE_TYPES
     from pipeline.metrics.ceiling import human_bleu
@@ -53,16 +50,16 @@ def main() -> int:
     from pipeline.models.features import load_grids
     from pipeline.models.inputs import load_splits, load_tokenizer
 
-    processed = project / "data/processed"
+    processed = project / PROCESSED
     tokenizer = load_tokenizer(processed)
     test = load_splits(processed, tokenizer)["test"]
-    names, grids = load_grids(project / "data/features", "test")
+    names, grids = load_grids(project / FEATURES, "test")
     scenes = load_scenes(processed / SCENES_FILE) if (processed / SCENES_FILE).is_file() else None
     rows = []
     for kind in params["train"]["decoders"]:
-        decoder = keras.models.load_model(project / "models" / kind / "decoder.keras", compile=False).layers[-1]
+        decoder = load_captioner(project, kind, params["evaluate"]).decoder.layers[-1]  # the layer: on cached grids
         for search, width in (("greedy", 1), (f"beam {beam_width}", beam_width)):
-            captions, seconds = generate(decoder, grids, tokenizer, width, penalty)
+            captions, _, seconds = generate(decoder, grids, tokenizer, width, penalty)
             single = single_image_ms(decoder, grids, tokenizer, width, penalty, args.single)
             rows.append((kind, search, score(captions, test.texts, names, scenes), 1000 * seconds, single))
             print(f"{kind} {search}: done", file=sys.stderr, flush=True)

@@ -32,7 +32,7 @@ def run(url: str, clients: int, conversions: int, fmt: str) -> tuple[list[float]
     def post(n: int) -> tuple[bool, str]:
         name, data = images[n % len(images)]
         answer = session().post(f"{url}/api/convert", files={"image": (name, data)},
-                                data={"model": MODELS[n % 2], "format": fmt}, timeout=60)  # fmt: skip
+                                data={"model": MODELS[n % len(MODELS)], "format": fmt}, timeout=60)  # fmt: skip
         if answer.status_code != 200:
             return False, f"{answer.status_code} {answer.text[:200]}"
         answers.append(answer.json())

@@ -31,6 +31,8 @@ import requests
 
 from common import ROOT, listener_pid, load, median_ms, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
 
+from pipeline import QUIET_ENV  # noqa: E402
+from pipeline.names import MODELS  # noqa: E402
 from testkit.gunicorn import free_port, serve  # noqa: E402
 
 
@@ -120,9 +122,9 @@ def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_t
     from pipeline.tracking import PRODUCTION
 
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_DISABLE_TELEMETRY": "true",
+    env = {**os.environ, **QUIET_ENV, "MLFLOW_TRACKING_URI": tracking_uri,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
     start = time.perf_counter()
     with open(log, "wb") as out:
         server = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
@@ -168,7 +170,7 @@ def bench_app(tracking_uri: str, model: str, workers: int, threads: int, images,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="captioner-lstm")
+    parser.add_argument("--model", default=MODELS[0])
     parser.add_argument("--requests", type=int, default=400, help="requests at 8 clients (a quarter at 1)")
     parser.add_argument("--repeats", type=int, default=50, help="timed runs of each in-process part")
     parser.add_argument("--tracking-uri", help="an MLflow store with production versions of both models")

@@ -25,6 +25,8 @@ import time
 import numpy as np
 from common import ROOT, median_ms, percentile, pictures  # noqa: E402  (puts the repository on sys.path)
 
+from pipeline.names import registered_name  # noqa: E402
+
 
 def anchor_ms() -> float:
     """Median ms of sorting 4 million floats (one thread): the machine's speed now."""
@@ -35,7 +37,7 @@ def anchor_ms() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=120, help="text=off conversions per app")
-    parser.add_argument("--model", default="captioner-transformer")
+    parser.add_argument("--model", default=registered_name("transformer"))
     args = parser.parse_args()
     os.chdir(ROOT)
     from app import create_app

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 import requests
@@ -20,7 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-MODELS = ("captioner-lstm", "captioner-transformer")
+from pipeline.names import MODELS  # noqa: E402  (re-exported for the benches)
+
+if TYPE_CHECKING:  # it imports TensorFlow: only the benches that load a model do
+    from pipeline.models.captioner import Captioner
+
+# A project's folders after `dvc repro`, as dvc.yaml's stages write them.
+ENCODER_FOLDER, DECODERS_FOLDER = Path("models/encoder"), Path("models")  # featurize's; train's, one per decoder
+PROCESSED, FEATURES = Path("data/processed"), Path("data/features")  # preprocess's; featurize's
 COLOURS = [(0, 0, 0), (255, 255, 255), (128, 128, 128), (220, 30, 30), (30, 160, 60), (30, 60, 220),
            (240, 220, 40), (245, 140, 30), (130, 50, 160), (245, 160, 190), (120, 75, 40)]  # fmt: skip
 
@@ -107,6 +115,15 @@ def project_arguments(description: str, single: int, single_help: str) -> tuple[
     params = yaml.safe_load((args.project / "params.yaml").read_text())
     decoding = Decoding.from_params(params["evaluate"])
     return args, params, decoding.beam_width, decoding.length_penalty
+
+
+def load_captioner(project: Path, decoder: str, evaluate: dict, beam_width: int | None = None) -> Captioner:
+    """``load_trained`` on a project's outputs: its encoder, ``decoder``'s trained folder and its vocabulary,
+    searching as params.yaml's ``evaluate`` section says, or with ``beam_width`` instead."""
+    from pipeline.models.captioner import load_trained
+
+    search = evaluate if beam_width is None else {**evaluate, "beam_width": beam_width}
+    return load_trained(project / ENCODER_FOLDER, project / DECODERS_FOLDER / decoder, project / PROCESSED, search)
 
 
 def tree_rss_mb(pid: int) -> float:

@@ -2,7 +2,7 @@
 
 import os
 
-# Quiet start-up notices and no telemetry from anything the project runs (a user's own setting wins).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# Quiet start-up notices and no telemetry from anything the project runs, this process and the ones it starts.
+QUIET_ENV: dict[str, str] = {"TF_CPP_MIN_LOG_LEVEL": "2", "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1"}
+for _name, _value in QUIET_ENV.items():
+    os.environ.setdefault(_name, _value)  # a user's own setting wins

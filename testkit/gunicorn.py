@@ -14,6 +14,8 @@ from pathlib import Path
 
 import requests
 
+from pipeline import QUIET_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -29,9 +31,9 @@ def serve(tracking_uri: str, instance: Path, *, workers: int = 2, threads: int =
     """Start ``gunicorn -c app/gunicorn_config.py app.wsgi:app``; yield its base URL and log file; stop it."""
     port = free_port()
     log_path = instance.parent / f"gunicorn-{port}.log"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "IMAGE_TO_AUDIO_INSTANCE_PATH": str(instance),
-           "IMAGE_TO_AUDIO_PORT": str(port), "IMAGE_TO_AUDIO_WORKERS": str(workers),
-           "IMAGE_TO_AUDIO_THREADS": str(threads), "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2",
+    env = {**os.environ, **QUIET_ENV, "MLFLOW_TRACKING_URI": tracking_uri,
+           "IMAGE_TO_AUDIO_INSTANCE_PATH": str(instance), "IMAGE_TO_AUDIO_PORT": str(port),
+           "IMAGE_TO_AUDIO_WORKERS": str(workers), "IMAGE_TO_AUDIO_THREADS": str(threads),
            "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1",
            **{f"IMAGE_TO_AUDIO_{key}": value for key, value in settings.items()}}  # fmt: skip
     with open(log_path, "wb") as log:

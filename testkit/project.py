@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline import QUIET_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ("pipeline", "stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore")
 
@@ -28,8 +30,7 @@ class Project:
         self.path = path
         self.first_repro: subprocess.CompletedProcess | None = None  # set by the fixtures that ran one
         bin_dir = str(Path(sys.executable).parent)
-        self.env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-                    "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2",
+        self.env = {**os.environ, **QUIET_ENV, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
                     "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
                     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
                     "GIT_COMMITTER_EMAIL": "t@localhost"}

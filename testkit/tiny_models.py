@@ -31,12 +31,12 @@ from typing import Any
 import yaml
 
 from pipeline.models.pyfunc import CaptionerModel
+from pipeline.names import DECODER_FILE, DECODERS, MODELS, registered_name
 from pipeline.tracking import EXPERIMENT, PRODUCTION
 from testkit.project import merge
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = ("captioner-lstm", "captioner-transformer")
 
 # params.yaml values for a pipeline that runs in seconds: 60 images, a 32-pixel CNN, 16-wide decoders, short captions.
 # The DVC tests set them in their throw-away project; build_bundles merges them over params.yaml the same way.
@@ -123,7 +123,7 @@ def bundles_from_project(project: Path, folder: Path) -> dict[str, TinyModel]:
     uri = f"sqlite:///{Path(project) / 'mlflow.db'}"
     client, models = MlflowClient(uri, uri), {}
     for kind in yaml.safe_load((project / "params.yaml").read_text())["train"]["decoders"]:
-        version = client.get_model_version_by_alias(f"captioner-{kind}", PRODUCTION)
+        version = client.get_model_version_by_alias(registered_name(kind), PRODUCTION)
         location = client.get_model_version_download_uri(version.name, version.version)
         if location.startswith("models:/"):  # a logged model's id: its artifacts lie elsewhere
             location = client.get_logged_model(location.removeprefix("models:/").strip("/")).artifact_location
@@ -137,9 +137,10 @@ def bundles_from_project(project: Path, folder: Path) -> dict[str, TinyModel]:
 
 def vocabulary_words(model: TinyModel) -> set[str]:
     """The words a bundle's decoder can say (its vocabulary without padding, [UNK] and the start/end tokens)."""
+    from pipeline.data.preprocess import VOCABULARY_FILE
     from pipeline.data.vocabulary import Vocabulary
 
-    vocabulary = Vocabulary.load(model.bundle / "vocabulary.json")
+    vocabulary = Vocabulary.load(model.bundle / VOCABULARY_FILE)
     return set(vocabulary.tokens[2:]) - {vocabulary.start, vocabulary.end}
 
 
@@ -147,8 +148,8 @@ def damaged(model: TinyModel, folder: Path) -> TinyModel:
     """A copy of ``model`` whose decoder file is cut in half: it logs and registers, but cannot load."""
     bundle = Path(folder) / f"damaged-{model.bundle.name}"
     shutil.copytree(model.bundle, bundle, dirs_exist_ok=True)
-    data = (bundle / "decoder.keras").read_bytes()
-    (bundle / "decoder.keras").write_bytes(data[: len(data) // 2])
+    data = (bundle / DECODER_FILE).read_bytes()
+    (bundle / DECODER_FILE).write_bytes(data[: len(data) // 2])
     return TinyModel(bundle, model.info)
 
 
@@ -208,8 +209,9 @@ def register(store: Store, name: str, model: TinyModel, *, promote: bool = True,
 
 def register_both(store: Store, models: dict[str, TinyModel], test_bleu4: dict[str, float] | None = None) -> Store:
     """Version 1 of both names in ``store``, each aliased ``production``."""
-    for name in NAMES:
-        register(store, name, models[name.removeprefix("captioner-")], test_bleu4=(test_bleu4 or {}).get(name, 0.1))
+    for kind in DECODERS:
+        name = registered_name(kind)
+        register(store, name, models[kind], test_bleu4=(test_bleu4 or {}).get(name, 0.1))
     return store
 
 
@@ -227,17 +229,17 @@ def load_captioner(tracking_uri: str, name: str, version: str = PRODUCTION,
 class Captions:
     """What the production versions in a store caption pictures as, loaded in this process: the expected answers."""
 
-    def __init__(self, tracking_uri: str, names: Sequence[str] = NAMES) -> None:
+    def __init__(self, tracking_uri: str, names: Sequence[str] = MODELS) -> None:
         self.models = {name: load_captioner(tracking_uri, name) for name in names}
 
-    def __call__(self, data: bytes, model: str = "captioner-lstm") -> str:
+    def __call__(self, data: bytes, model: str = MODELS[0]) -> str:
         """The caption of an encoded picture (any accepted format) by ``model``."""
         from PIL import Image
 
         with Image.open(io.BytesIO(data)) as image:
             return self.models[model].caption_images([image])[0]
 
-    def spoken(self, data: bytes, model: str = "captioner-lstm") -> str:
+    def spoken(self, data: bytes, model: str = MODELS[0]) -> str:
         """What the service speaks (and the page announces) for an encoded picture by ``model``, in English."""
         from PIL import Image
 

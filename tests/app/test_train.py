@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.names import MODELS
 from pipeline.tracking import JOB_TAG
 from testkit.pictures import BLUE, picture
 from testkit.project import GIT_IDENTITY
 from testkit.service import TOKEN
-from testkit.tiny_models import NAMES, Captions
+from testkit.tiny_models import Captions
 
 
 def wait_for(client, job_id, headers, timeout=90.0):
@@ -122,7 +123,7 @@ def test_a_real_training_job_ends_in_a_new_served_model_version(make_app, traine
     def production(name: str):
         return registry.get_model_version_by_alias(name, "production")
 
-    before = {name: str(production(name).version) for name in NAMES}
+    before = {name: str(production(name).version) for name in MODELS}
     fit_before = trained_project.params()["train"]["transformer"].get("fit", {})
     app = make_app(uri, TRAIN_COMMAND=[sys.executable, "-m", "dvc", "exp", "run"], TRAIN_CWD=str(trained_project.path))
     client = app.test_client()

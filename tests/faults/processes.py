@@ -20,6 +20,7 @@ from pathlib import Path
 
 import requests
 
+from pipeline import QUIET_ENV
 from testkit.gunicorn import ROOT, free_port
 
 LOOPBACK = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
@@ -115,10 +116,9 @@ class Gunicorn(Server):
     def __init__(self, tracking_uri: str, instance: Path, *, workers: int = 1, threads: int = 4,
                  **settings: object) -> None:  # fmt: skip
         port = free_port()
-        env = {**os.environ, **LOOPBACK, "MLFLOW_TRACKING_URI": tracking_uri,
+        env = {**os.environ, **QUIET_ENV, **LOOPBACK, "MLFLOW_TRACKING_URI": tracking_uri,
                "IMAGE_TO_AUDIO_INSTANCE_PATH": str(instance), "IMAGE_TO_AUDIO_PORT": str(port),
                "IMAGE_TO_AUDIO_WORKERS": str(workers), "IMAGE_TO_AUDIO_THREADS": str(threads),
-               "MLFLOW_DISABLE_TELEMETRY": "true", "TF_CPP_MIN_LOG_LEVEL": "2",
                **{f"IMAGE_TO_AUDIO_{key}": value if isinstance(value, str) else json.dumps(value)
                   for key, value in settings.items()}}  # fmt: skip
         super().__init__([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_config.py", "app.wsgi:app"],
@@ -130,7 +130,7 @@ class MlflowServer(Server):
     ``log_path``'s folder (where it would put anything it makes)."""
 
     def __init__(self, backend_uri: str, port: int, log_path: Path) -> None:
-        env = {**os.environ, **LOOPBACK, "MLFLOW_DISABLE_TELEMETRY": "true",
+        env = {**os.environ, **QUIET_ENV, **LOOPBACK,
                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # its job runner starts seven more processes
         for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
             env.pop(key, None)

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from app import create_app
 from app.services import joblock
+from pipeline.names import MODELS
 from pipeline.tracking import JOB_ENV, JOB_TAG
 from testkit.pictures import BLUE, picture
 from testkit.project import GIT_IDENTITY
 from testkit.service import TOKEN, settings
-from testkit.tiny_models import NAMES, Captions
+from testkit.tiny_models import Captions
 
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 # Lets the transformer learn for long enough that it is surely still training when killed
@@ -38,10 +39,10 @@ def test_a_training_job_killed_mid_training_fails_and_changes_no_model(trained_p
     registry = MlflowClient(uri, uri)
 
     def production() -> dict[str, str]:
-        return {name: str(registry.get_model_version_by_alias(name, "production").version) for name in NAMES}
+        return {name: str(registry.get_model_version_by_alias(name, "production").version) for name in MODELS}
 
     def versions() -> dict[str, int]:
-        return {name: len(registry.search_model_versions(f"name = '{name}'")) for name in NAMES}
+        return {name: len(registry.search_model_versions(f"name = '{name}'")) for name in MODELS}
 
     before, versions_before = production(), versions()
     command = [sys.executable, "-m", "dvc", "exp", "run"]

@@ -13,8 +13,9 @@ import json
 
 import pytest
 
+from pipeline.names import DECODERS, MODELS, registered_name
 from testkit.project import make_project
-from testkit.tiny_models import NAMES, TINY
+from testkit.tiny_models import TINY
 from tests.flickr8k_fixtures import build_photo_archives
 
 STAGES = ("download", "preprocess", "featurize", "train@lstm", "train@transformer", "evaluate")
@@ -86,8 +87,8 @@ def test_real_photos_in_flickr8k_layout_run_the_whole_pipeline_and_the_app_conve
     uri = f"sqlite:///{project.path / 'mlflow.db'}"
     client = MlflowClient(uri, uri)
     versions = {}
-    for name in NAMES:
-        kind = name.removeprefix("captioner-")
+    for kind in DECODERS:
+        name = registered_name(kind)
         assert metrics[kind]["gate_metric"] == "bleu4" and "content" not in metrics[kind]
         assert metrics[kind]["promoted"] is True
         assert (project.path / f"reports/samples/{kind}.png").is_file()
@@ -102,7 +103,7 @@ def test_real_photos_in_flickr8k_layout_run_the_whole_pipeline_and_the_app_conve
 
     app = create_app(settings(uri), instance_path=tmp_path / "instance")
     photo = project.path / "data/raw/Flickr8k_Dataset/Flicker8k_Dataset" / photos.splits["test"][0]
-    for name in NAMES:
+    for name in MODELS:
         form = {"image": (io.BytesIO(photo.read_bytes()), photo.name), "model": name, "format": "wav"}
         answer = app.test_client().post("/api/convert", data=form, content_type="multipart/form-data")
         assert answer.status_code == 200, answer.json
