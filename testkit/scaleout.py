@@ -2,8 +2,9 @@
 that keeps its runs in PostgreSQL and proxies artifacts to S3. Each runs as a real process on a free port of
 127.0.0.1 and is stopped (its process group ended) on exit.
 
-    with Postgres() as pg, MotoS3(tmp / "s3") as s3, MlflowServer(tmp / "ml", pg.create_database("mlflow"), s3, "mlflow") as ml:
-        env["MLFLOW_TRACKING_URI"] = ml.url   # clients need no S3 credentials: the server proxies artifacts
+    with Postgres() as pg, MotoS3(tmp / "s3") as s3, \
+            MlflowServer(tmp / "ml", pg.create_database("mlflow"), s3, bucket="mlflow") as ml:
+        env = ml.client_env(env)   # MLFLOW_TRACKING_URI only: the server proxies artifacts, clients need no S3 keys
 
 The pytest fixtures ``postgres``, ``s3`` and ``mlflow_server`` (session-scoped) wrap them; a conftest.py imports
 them. Where PostgreSQL is not installed they skip, saying what to install.
@@ -21,9 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
 
@@ -50,6 +53,16 @@ def postgres_bin() -> Path | None:
         return Path(found).resolve().parent
     folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda f: int(Path(f).parent.name))
     return Path(folders[-1]) if folders else None
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen, timeout: float = 90) -> None:
@@ -88,8 +101,9 @@ def start(args: list[str], log_file: Path, env: dict[str, str] | None = None) ->
     return process
 
 
-def stop(process: subprocess.Popen, timeout: float = 15) -> None:
-    """End ``process`` and its children (its process group): SIGTERM, then SIGKILL."""
+def stop(process: subprocess.Popen, timeout: float = 5) -> None:
+    """End ``process`` and its children (its process group): SIGTERM, then SIGKILL after ``timeout`` seconds
+    (uvicorn waits for idle keep-alive connections of its clients to close)."""
     if process.poll() is not None:
         return
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -122,7 +136,7 @@ class Postgres:
         command = [str(self.bin / args[0]), *args[1:]]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
         if done.returncode:
             raise RuntimeError(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done
@@ -159,7 +173,7 @@ class Postgres:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
         return self.url(name)
 
-    def __enter__(self) -> Postgres:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -214,7 +228,7 @@ class MotoS3:
         """What a server that reaches this store needs in its environment: endpoint and credentials."""
         return {"MLFLOW_S3_ENDPOINT_URL": self.endpoint, **S3_CREDENTIALS}
 
-    def __enter__(self) -> MotoS3:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -262,21 +276,24 @@ class MlflowServer:
         dropped = {"MLFLOW_S3_ENDPOINT_URL", "MLFLOW_REGISTRY_URI", *S3_CREDENTIALS, "AWS_PROFILE"}
         return {**{k: v for k, v in env.items() if k not in dropped}, "MLFLOW_TRACKING_URI": self.url}
 
-    def __enter__(self) -> MlflowServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-# pytest fixtures: `from testkit.scaleout import postgres, s3, mlflow_server  # noqa: F401` in a conftest.py
+# pytest fixtures, registered where a conftest.py imports them (as tests/scaleout/conftest.py does)
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """A PostgreSQL cluster for the session (skips, saying what to install, where PostgreSQL is missing)."""
-    if postgres_bin() is None or os.geteuid() == 0 and not shutil.which("runuser"):
+    if postgres_bin() is None:
         pytest.skip(INSTALL_POSTGRES)
+    if os.geteuid() == 0 and not (shutil.which("runuser") and _user_exists("postgres")):
+        pytest.skip("running as root, PostgreSQL needs the `postgres` user and `runuser` (Debian's postgresql package "
+                    "makes the user): install it, or run the tests as another user")
     with Postgres() as server:
         yield server
 
