@@ -6,8 +6,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the tests need (installed only when missing, and only where apt exists).
-DEBIAN_PACKAGES ?= chromium fonts-dejavu-core
+# Debian packages the tests need (installed only when missing, and only where apt exists): Chromium for the
+# browser tests, PostgreSQL for the scaleout tests (tests/scaleout/), Redis for the service's shared state.
+DEBIAN_PACKAGES ?= chromium fonts-dejavu-core postgresql redis-server
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -32,7 +33,7 @@ system-packages:
 			echo "installing Debian packages:$$missing"; \
 			SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-		else echo "apt-get not found: install$$missing yourself for the browser tests"; fi; \
+		else echo "apt-get not found: install$$missing yourself for the browser and scaleout tests"; fi; \
 	fi
 
 # axe-core for the accessibility tests, pinned by tests/browser/package-lock.json
@@ -56,9 +57,10 @@ ui: setup
 test: setup system-packages browser-deps
 	$(BIN)/python -m pytest
 
-# The quick loop: every test not marked pipeline, browser or slow (tests/conftest.py marks them); no model is trained.
+# The quick loop: every test not marked pipeline, browser, scaleout or slow (tests/conftest.py marks them);
+# no model is trained.
 test-fast: setup
-	$(BIN)/python -m pytest -m "not pipeline and not browser and not slow"
+	$(BIN)/python -m pytest -m "not pipeline and not browser and not scaleout and not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

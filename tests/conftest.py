@@ -25,13 +25,15 @@ if TYPE_CHECKING:  # testkit.tiny_models imports MLflow: only the fixtures that 
 TESTS = Path(__file__).resolve().parent
 
 # The markers of pytest.ini, given here rather than in each file; `make test-fast` runs what none of them marks.
+# scaleout: the tests in tests/scaleout/, which start PostgreSQL, moto and an MLflow server (testkit/scaleout.py).
 # pipeline: a test whose fixtures run `dvc repro` or a training job (the session's tiny pipeline and the
 # models, stores and apps built from it, or a fresh ``project``), and the tests that run one themselves.
-PIPELINE_FIXTURES = {"tiny_pipeline", "trained_project", "project"}
+PIPELINE_FIXTURES = {"tiny_pipeline", "trained_project", "project", "served_pipeline"}
 PIPELINE_TESTS = ("integration/test_flickr8k_pipeline.py",)  # make_project and `dvc repro` in the test
 # slow: more than about 10 s on 2 cores (as `pytest --durations=0` measures it), or fitting a Keras model or
 # converting one to TFLite. Both lists name a folder (``name/``), a module or a ``module::test``.
 SLOW_TESTS = (
+    "scaleout/",  # PostgreSQL, moto and an MLflow server started (about 30 s), a tiny repro against them
     "faults/",  # real servers and training jobs started, killed and restarted: 5 to 50 s each
     "app/test_gunicorn.py",
     "app/test_train.py::test_a_real_training_job_ends_in_a_new_served_model_version",
@@ -58,7 +60,7 @@ def listed(item: pytest.Item, names: tuple[str, ...]) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test ``pipeline``, ``browser`` and ``slow`` as the lists above say."""
+    """Mark each test ``pipeline``, ``browser``, ``scaleout`` and ``slow`` as the lists above say."""
     for name in (*PIPELINE_TESTS, *SLOW_TESTS):  # a renamed or removed test must not leave a stale name behind
         module, _, test = name.partition("::")
         if not (TESTS / module).exists() or test and f"def {test}(" not in (TESTS / module).read_text():
@@ -68,6 +70,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.pipeline)
         if listed(item, ("browser/",)):
             item.add_marker(pytest.mark.browser)
+        if listed(item, ("scaleout/",)):
+            item.add_marker(pytest.mark.scaleout)
         if listed(item, SLOW_TESTS):
             item.add_marker(pytest.mark.slow)
 
