@@ -20,7 +20,7 @@ from app import create_app
 from tests.app.pictures import picture
 from tests.tiny_models import Store, make_store, register_both
 
-TOKEN = "test-admin-token"
+TOKEN = "test-admin-token-of-at-least-32-characters"
 # A training command for the tests of the runner itself (the real `dvc exp run` is in test_train.py)
 QUICK_TRAIN = [sys.executable, "-c", "print(\"Running stage 'train':\")"]
 
@@ -29,7 +29,7 @@ def settings(store: Store | str, **config) -> dict:
     """The test settings of an app on ``store`` (a Store or a tracking URI)."""
     return {"TESTING": True, "MLFLOW_TRACKING_URI": getattr(store, "uri", store), "ADMIN_TOKEN": TOKEN,
             "MODEL_POLL_SECONDS": 0, "TRAIN_COMMAND": QUICK_TRAIN, "SPEECH_ENGINE": "espeak",
-            "TEXT_WARM_UP": False, **config}  # fmt: skip
+            "TEXT_WARM_UP": False, "RATE_LIMIT": "off", **config}  # fmt: skip
 
 
 @pytest.fixture
@@ -61,11 +61,11 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def convert(client: FlaskClient) -> Callable[..., object]:
-    """POST a picture (a red PNG unless given) to /api/convert with extra form fields."""
+    """POST a picture (a red PNG unless given) to /api/convert with extra form fields (and request headers)."""
 
-    def post(data: bytes | None = None, filename: str = "photo.png", **fields):
+    def post(data: bytes | None = None, filename: str = "photo.png", headers: dict | None = None, **fields):
         form = {"image": (io.BytesIO(picture() if data is None else data), filename), **fields}
-        return client.post("/api/convert", data=form, content_type="multipart/form-data")
+        return client.post("/api/convert", data=form, content_type="multipart/form-data", headers=headers)
 
     return post
 
