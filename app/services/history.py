@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from app.services.db import connect
 from pipeline.files import atomic_dir
@@ -238,15 +239,13 @@ def _folder_bytes(folder: Path) -> int:
     return sum(entry.stat().st_size for entry in folder.glob("*") if entry.is_file())
 
 
-@click.group("results")
-def results_cli() -> None:
-    """Results kept before owners existed (only the admin sees them)."""
+results_cli = AppGroup("results", help="Results kept before owners existed (only the admin sees them).")
 
 
 @results_cli.command("claim")
 @click.option("--cookie", required=True, help="the value of the visitor's owner cookie (it may start with -)")
 def claim_command(cookie: str) -> None:
-    """Give them to the visitor whose ``owner`` cookie has this value."""
+    """Give them to the visitor whose owner cookie has this value."""
     from app.owners import TOKEN, owner_of
 
     if not TOKEN.fullmatch(cookie):

@@ -29,6 +29,8 @@ from PIL import Image
 from pipeline.models.honesty import Description
 
 log = logging.getLogger(__name__)
+# MLflow's error codes for a name (RESOURCE_DOES_NOT_EXIST) or an alias (INVALID_PARAMETER_VALUE) it does not have
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 STORE_CONNECT_TIMEOUT_S = 3.0  # a tracking server that does not accept a connection in this time is down
 
 
@@ -144,7 +146,7 @@ class ModelRegistry:
         try:
             version = self._client().get_model_version_by_alias(name, self.alias)
         except Exception as exc:  # MlflowException (no such model or alias) or the store unreachable
-            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+            if getattr(exc, "error_code", None) in NOT_FOUND:
                 return self._failed(name, served, f"{name}@{self.alias} is not in the model store", _first_line(exc))
             return self._failed(name, served, f"{name}@{self.alias}: the model store could not be read",
                                 _first_line(exc))  # fmt: skip
