@@ -15,9 +15,9 @@ from pipeline.speech.languages import resolve_language
 from pipeline.speech.settings import check_engine, check_format
 from pipeline.spoken import spoken_languages
 
-# error -> (code, form field)
-_FIELDS = {UnsupportedLanguageError: ("unsupported_language", "lang"), UnsupportedFormatError: ("unsupported_format",
-           "format"), UnknownEngineError: ("unknown_engine", "engine")}  # fmt: skip
+_FIELDS = {UnsupportedLanguageError: ("unsupported_language", "lang"),  # error -> (code, form field)
+           UnsupportedFormatError: ("unsupported_format", "format"),
+           UnknownEngineError: ("unknown_engine", "engine")}  # fmt: skip
 
 
 def check_options(speaker: Speaker, lang: str | None, engine: str | None, fmt: str | None) -> tuple[str, str, str]:
