@@ -18,9 +18,9 @@ from typing import Any
 from flask import Flask
 
 import pipeline  # noqa: F401  (quiet TensorFlow, no MLflow telemetry, no DVC analytics, before they load)
-from app import api, errors, web
+from app import api, errors, limits, owners, security, web
 from app.config import default_instance_path, load_config
-from app.services import history, images, models, reading, speech, training
+from app.services import db, history, images, models, reading, speech, training
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: str | os.PathLike[str] | None = None,
@@ -32,6 +32,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
     instance.mkdir(parents=True, exist_ok=True)
 
     errors.init_app(app)
+    security.init_app(app)
+    owners.init_app(app)
+    db.init_app(app)
     images.init_app(app)
     history.init_app(app)
     speech.init_app(app)
@@ -40,6 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
     training.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    limits.init_app(app)  # last: it limits views the blueprints registered
 
     if start_models:
         start(app)
@@ -57,5 +61,6 @@ def start(app: Flask) -> None:
     idempotent."""
     app.extensions["models"].start()
     app.extensions["speaker"].warm_up()
+    app.extensions["history"].start_sweeper(app.config["HISTORY_SWEEP_SECONDS"])
     if app.config["TEXT_WARM_UP"]:
         app.extensions["reader"].get()

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Config
 
+from app.limits import check_rate
 from pipeline.models import PRECISIONS
 from pipeline.names import MODELS
 from pipeline.tracking import PRODUCTION
@@ -25,12 +26,17 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "IMAGE_TO_AUDIO"
 PLAIN_ENV = ("ADMIN_TOKEN", "MLFLOW_TRACKING_URI")
 BEST_MODEL = "best"  # DEFAULT_MODEL's choice of the production model with the best gate score
+ADMIN_TOKEN_MIN_CHARS = 32
 
 DEFAULTS: dict[str, Any] = {
     "DEBUG": False,
     # Uploads
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,  # bytes in a request; more gets 413
     "MAX_IMAGE_PIXELS": 50_000_000,  # width x height; more (a decompression bomb?) gets 400
+    # Uploads are decoded at most this many px on the long side: the largest any consumer needs (the text reader
+    # reads at 2000 px, pipeline/reading.py; the kept picture is smaller; the captioners take 32 to 96 px)
+    "DECODE_MAX_SIDE": 2000,
+    "DECODE_CONCURRENCY": 2,  # uploads one worker decodes at once; the others wait their turn
     # Models: registered MLflow models served under an alias, re-checked on a schedule. The store is the
     # project's own mlflow.db (pipeline.tracking's default), made absolute so the working folder does not matter.
     "MLFLOW_TRACKING_URI": f"sqlite:///{ROOT / 'mlflow.db'}",
@@ -49,15 +55,32 @@ DEFAULTS: dict[str, Any] = {
     # TEXT_WARM_UP loads and warms the reader at start instead of at the first text=on request
     "TEXT_DEFAULT": "off",
     "TEXT_WARM_UP": True,
-    # Admin endpoints: POST /api/train, GET /api/train/<id>, POST /api/models/reload; None turns them off (403)
+    # Admin endpoints: POST /api/train, GET /api/train/<id>, POST /api/models/reload, every result in
+    # /api/history; None turns them off (403). At least ADMIN_TOKEN_MIN_CHARS characters.
     "ADMIN_TOKEN": None,
+    # Requests per client (its address, and its owner cookie) for conversions and for failed admin
+    # authentication, in Flask-Limiter's notation ("60/minute", "5 per second"); "off" turns the limit off.
+    # Counted in each worker's memory.
+    "RATE_LIMIT": "60/minute",
+    # Host headers answered (any other gets 400); None: localhost, 127.0.0.1 and HOST
+    "TRUSTED_HOSTS": None,
+    # Reverse proxies in front of the service whose X-Forwarded-For/-Proto/-Host are believed (werkzeug's
+    # ProxyFix); 0: none, the client's address is the connection's
+    "TRUSTED_PROXIES": 0,
     # Results and history (SQLite database and result folders in the instance folder)
     "DATABASE_NAME": "image_to_audio.sqlite3",
     "RESULTS_DIR_NAME": "results",
-    "HISTORY_RETENTION": 1000,  # results kept; the oldest beyond this are deleted
+    # Retention: results older than this go, then the oldest past the total, and each owner's oldest past their
+    # quota (an owner's newest result always stays; the text read in a picture goes with its result).
+    # A kept result is about 0.2 to 0.5 MB (a picture of at most RESULT_IMAGE_MAX_SIDE px and its audio).
+    "HISTORY_MAX_AGE_DAYS": 30,
+    "HISTORY_MAX_BYTES": 2 * 1024**3,
+    "HISTORY_OWNER_QUOTA_BYTES": 100 * 1024**2,
+    "HISTORY_SWEEP_SECONDS": 3600,  # how often each worker applies the retention without an upload; 0: never
     "HISTORY_PAGE_SIZE": 20,
     "HISTORY_MAX_PAGE_SIZE": 100,
-    "RESULT_IMAGE_QUALITY": 90,  # JPEG quality of the kept (decoded, upright, RGB) image
+    "RESULT_IMAGE_QUALITY": 90,  # JPEG quality of the kept (decoded, upright, sRGB, metadata-free) image
+    "RESULT_IMAGE_MAX_SIDE": 1280,  # px on the kept image's long side
     # Training jobs: the command gets "-S param=value" per override appended; run from TRAIN_CWD
     "TRAIN_COMMAND": [sys.executable, "-m", "dvc", "exp", "run"],
     "TRAIN_CWD": str(ROOT),
@@ -100,6 +123,20 @@ def check_config(config: Config) -> None:
     """Fail loudly on settings the service cannot run with."""
     if config["ADMIN_TOKEN"] is not None:
         config["ADMIN_TOKEN"] = str(config["ADMIN_TOKEN"]) or None
+    if config["ADMIN_TOKEN"] is not None and len(config["ADMIN_TOKEN"]) < ADMIN_TOKEN_MIN_CHARS:
+        raise ValueError(f"ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_CHARS} characters long (it is "
+                         f"{len(config['ADMIN_TOKEN'])}): make one with `python -c 'import secrets; "
+                         "print(secrets.token_urlsafe(32))'`, or leave it unset to turn the admin endpoints off")
+    if not isinstance(config["HISTORY_MAX_AGE_DAYS"], (int, float)) or config["HISTORY_MAX_AGE_DAYS"] <= 0:
+        raise ValueError(f"HISTORY_MAX_AGE_DAYS must be a positive number, not {config['HISTORY_MAX_AGE_DAYS']!r}")
+    check_rate(config["RATE_LIMIT"])
+    if config["TRUSTED_HOSTS"] is None:
+        config["TRUSTED_HOSTS"] = sorted({"localhost", "127.0.0.1", config["HOST"]})
+    if isinstance(config["TRUSTED_HOSTS"], str) or not all(isinstance(h, str) for h in config["TRUSTED_HOSTS"]):
+        raise ValueError("TRUSTED_HOSTS must be a list of host names, e.g. [\"example.org\", \"localhost\"]")
+    if not isinstance(config["TRUSTED_PROXIES"], int) or config["TRUSTED_PROXIES"] < 0:
+        raise ValueError(f"TRUSTED_PROXIES must be the number of proxies in front (0 or more), "
+                         f"not {config['TRUSTED_PROXIES']!r}")
     names = config["MODEL_NAMES"]
     if isinstance(names, str) or not names or not all(isinstance(name, str) for name in names):
         raise ValueError(f"MODEL_NAMES must be a non-empty list of model names, not {names!r}")
@@ -111,6 +148,8 @@ def check_config(config: Config) -> None:
         raise ValueError(f"TEXT_DEFAULT must be 'on' or 'off', not {config['TEXT_DEFAULT']!r}")
     if isinstance(config["TRAIN_COMMAND"], str) or not config["TRAIN_COMMAND"]:
         raise ValueError("TRAIN_COMMAND must be a list of arguments (no shell), e.g. [\"dvc\", \"exp\", \"run\"]")
-    for key in ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "HISTORY_RETENTION", "HISTORY_PAGE_SIZE", "PORT"):
+    for key in ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "DECODE_MAX_SIDE", "DECODE_CONCURRENCY",
+                "RESULT_IMAGE_MAX_SIDE", "HISTORY_MAX_BYTES", "HISTORY_OWNER_QUOTA_BYTES",
+                "HISTORY_PAGE_SIZE", "PORT"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ValueError(f"{key} must be a positive integer, not {config[key]!r}")

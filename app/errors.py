@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app, jsonify
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, SecurityError
 
 log = logging.getLogger(__name__)
+UNTRUSTED_HOST = "this service does not answer to that host name: use one of the names it is configured with"
 
 
 class ApiError(Exception):
@@ -49,6 +50,8 @@ def handle_http_error(exc: HTTPException) -> tuple[Response, int] | HTTPExceptio
         limit = current_app.config["MAX_CONTENT_LENGTH"]
         message = f"the upload is larger than the limit of {limit:,} bytes ({limit / 2**20:.3g} MB): send less"
         response, status = error_response(413, "payload_too_large", message)
+    elif isinstance(exc, SecurityError):  # Werkzeug's description repeats the Host header
+        response, status = error_response(400, "untrusted_host", UNTRUSTED_HOST)
     else:
         response, status = error_response(exc.code, _code_of(exc), exc.description or exc.name)
     if exc.code == 405 and exc.valid_methods:

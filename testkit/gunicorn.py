@@ -34,7 +34,7 @@ def serve(tracking_uri: str, instance: Path, *, workers: int = 2, threads: int =
     env = {**os.environ, **QUIET_ENV, "MLFLOW_TRACKING_URI": tracking_uri,
            "IMAGE_TO_AUDIO_INSTANCE_PATH": str(instance), "IMAGE_TO_AUDIO_PORT": str(port),
            "IMAGE_TO_AUDIO_WORKERS": str(workers), "IMAGE_TO_AUDIO_THREADS": str(threads),
-           "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1",
+           "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1", "IMAGE_TO_AUDIO_RATE_LIMIT": "off",  # load tests
            **{f"IMAGE_TO_AUDIO_{key}": value for key, value in settings.items()}}  # fmt: skip
     with open(log_path, "wb") as log:
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_config.py", "app.wsgi:app"],

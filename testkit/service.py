@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # testkit.tiny_models imports MLflow
     from testkit.tiny_models import Store
 
-TOKEN = "test-admin-token"
+TOKEN = "test-admin-token-of-at-least-32-characters"
 # A training command for the tests of the runner itself (the real `dvc exp run` is in tests/app/test_train.py)
 QUICK_TRAIN = [sys.executable, "-c", "print(\"Running stage 'train':\")"]
 
@@ -17,4 +17,4 @@ def settings(store: Store | str, **config) -> dict:
     """The test settings of an app on ``store`` (a Store or a tracking URI)."""
     return {"TESTING": True, "MLFLOW_TRACKING_URI": getattr(store, "uri", store), "ADMIN_TOKEN": TOKEN,
             "MODEL_POLL_SECONDS": 0, "TRAIN_COMMAND": QUICK_TRAIN, "SPEECH_ENGINE": "espeak",
-            "TEXT_WARM_UP": False, **config}  # fmt: skip
+            "TEXT_WARM_UP": False, "RATE_LIMIT": "off", **config}  # fmt: skip

@@ -150,11 +150,11 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def convert(client: FlaskClient) -> Callable[..., object]:
-    """POST a picture (a red PNG unless given) to /api/convert with extra form fields."""
+    """POST a picture (a red PNG unless given) to /api/convert with extra form fields (and request headers)."""
 
-    def post(data: bytes | None = None, filename: str = "photo.png", **fields):
+    def post(data: bytes | None = None, filename: str = "photo.png", headers: dict | None = None, **fields):
         form = {"image": (io.BytesIO(picture() if data is None else data), filename), **fields}
-        return client.post("/api/convert", data=form, content_type="multipart/form-data")
+        return client.post("/api/convert", data=form, content_type="multipart/form-data", headers=headers)
 
     return post
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from app.api.history import result_json
 from app.errors import ApiError
-from app.services.images import decode_image, encode_jpeg
+from app.services.images import decode_image, kept_jpeg
 from app.services.reading import CHOICES
 from app.services.speech import check_caption_language, check_options
 from pipeline.speech import EngineError
@@ -28,7 +28,8 @@ def convert() -> Response:
         raise ApiError("send the picture as the multipart/form-data file field 'image'", code="missing_image")
     name = form.get("model") or current_app.extensions["models"].default(config["DEFAULT_MODEL"])[0]
     if name not in config["MODEL_NAMES"]:
-        raise ApiError(f"unknown model {name!r}; available: {', '.join(config['MODEL_NAMES'])}", code="unknown_model")
+        raise ApiError(f"model must be one of {', '.join(config['MODEL_NAMES'])} (or left out for "
+                       f"{config['DEFAULT_MODEL']})", code="unknown_model")
     speaker = extensions["speaker"]
     lang, engine, fmt = check_options(speaker, form.get("lang") or None, form.get("engine") or None,
                                       form.get("format") or None)  # fmt: skip
@@ -41,7 +42,8 @@ def convert() -> Response:
         raise ApiError(f"text must be one of {', '.join(CHOICES)} (read the text in the picture aloud or not)",
                        code="invalid_text_option")
 
-    image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"])
+    with extensions["decoding"]:  # at most DECODE_CONCURRENCY decoded uploads in memory at once
+        image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"], config["DECODE_MAX_SIDE"])
     described = model.describe(image)
     text = extensions["reader"].read(image) if text_option == "on" else ""
     spoken = compose(described.caption, described.in_domain, described.sure, lang, text,
@@ -52,10 +54,11 @@ def convert() -> Response:
         log.exception("speech failed for %r", spoken.text)
         raise ApiError("speech synthesis failed; try again or choose another engine", status=503,
                        code="speech_unavailable") from None  # fmt: skip
+    kept = kept_jpeg(image, config["RESULT_IMAGE_QUALITY"], config["RESULT_IMAGE_MAX_SIDE"])
     result = extensions["history"].add(
-        image=encode_jpeg(image, config["RESULT_IMAGE_QUALITY"]), audio=speech.audio, caption=described.caption,
+        image=kept, audio=speech.audio, caption=described.caption,
         model_name=model.name, model_version=model.version, engine=speech.engine, lang=speech.lang, fmt=speech.fmt,
         processing_time=time.perf_counter() - started, spoken=spoken.text, in_domain=described.in_domain,
-        confidence=round(described.confidence, 4), text=text,
+        confidence=round(described.confidence, 4), text=text, owner=g.owner,
     )
     return jsonify(success=True, **result_json(result))

@@ -1,17 +1,31 @@
-"""History and results: ``/api/history``, ``/api/results/<id>/{image,audio,caption,zip}``."""
+"""History and results: ``/api/history``, ``/api/results/<id>/{image,audio,caption,zip}``.
+
+The history lists and deletes only the caller's own results (its owner cookie, app/owners.py); with the admin
+token, everyone's, and those kept before owners. A result's files are reachable by anyone holding their
+(unguessable) links, which nothing lists across owners.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
 
+from app.api.auth import is_admin, takes_admin
 from app.errors import ApiError
 from app.services.db import iso
 from app.services.history import History, Result
 
 bp = Blueprint("history", __name__)
+PRIVATE = "private, no-store"  # a result's files: for its link holder's eyes, kept by no cache
 MAX_PAGE = 10**6  # the highest page number a client may ask for (the document says so too)
+
+
+class ResultNotFound(ApiError):
+    status, code = 404, "result_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("no such result: it was deleted, expired or never existed")
 
 
 def result_json(result: Result) -> dict[str, Any]:
@@ -30,11 +44,15 @@ def _history() -> History:
     return current_app.extensions["history"]
 
 
+def _owner() -> str | None:
+    """Whose results this request may list and delete: the caller's, or everyone's (None) for the admin."""
+    return None if is_admin() else g.owner
+
+
 def _result(result_id: str) -> Result:
     result = _history().get(result_id)
     if result is None:
-        raise ApiError(f"no result with id {result_id!r}: it was deleted, expired or never existed",
-                       status=404, code="result_not_found")  # fmt: skip
+        raise ResultNotFound()
     return result
 
 
@@ -47,24 +65,29 @@ def _positive_int(name: str, default: int, high: int) -> int:
         return default
     digits = raw.lstrip("0")  # int() refuses more than 4,300 digits, leading zeros included
     if not (raw.isascii() and raw.isdigit()) or len(digits) > len(str(high)) or not 1 <= int(digits or 0) <= high:
-        raise ApiError(f"{name} must be an integer from 1 to {high}, not {raw!r}", code="invalid_query")  # also "²"
+        raise ApiError(f"{name} must be an integer from 1 to {high}", code="invalid_query")  # also "²"
     return int(digits)
 
 
 @bp.get("/history")
+@takes_admin
 def history_page() -> Response:
     config = current_app.config
     page = _positive_int("page", 1, MAX_PAGE)
     per_page = _positive_int("per_page", config["HISTORY_PAGE_SIZE"], config["HISTORY_MAX_PAGE_SIZE"])
-    results, total = _history().page(page, per_page)
-    return jsonify(items=[result_json(r) for r in results], page=page, per_page=per_page, total=total,
-                   pages=-(-total // per_page))  # fmt: skip
+    results, total = _history().page(page, per_page, _owner())
+    response = jsonify(items=[result_json(r) for r in results], page=page, per_page=per_page, total=total,
+                       pages=-(-total // per_page))  # fmt: skip
+    response.headers["Cache-Control"] = PRIVATE
+    return response
 
 
 @bp.delete("/history/<result_id>")
+@takes_admin
 def delete_result(result_id: str) -> Response:
-    if not _history().delete(result_id):
-        raise ApiError(f"no result with id {result_id!r}", status=404, code="result_not_found")
+    """Delete the caller's result; another owner's answers 404, as one that does not exist."""
+    if not _history().delete(result_id, _owner()):
+        raise ResultNotFound()
     return jsonify(success=True, id=result_id)
 
 
@@ -72,10 +95,12 @@ def _send(result_id: str, kind: str) -> Response:
     result = _result(result_id)
     path = _history().path(result, kind)
     try:
-        return send_file(path, mimetype=result.mime_type(kind), download_name=f"{result.id}-{result.file_name(kind)}",
-                         conditional=True, max_age=3600)  # fmt: skip
+        response = send_file(path, mimetype=result.mime_type(kind), conditional=True,
+                             download_name=f"{result.id}-{result.file_name(kind)}")  # fmt: skip
     except FileNotFoundError:  # deleted between the look-up and now
-        raise ApiError(f"result {result_id!r} was just deleted", status=404, code="result_not_found") from None
+        raise ResultNotFound() from None
+    response.headers["Cache-Control"] = PRIVATE
+    return response
 
 
 @bp.get("/results/<result_id>/image")
@@ -99,6 +124,6 @@ def result_zip(result_id: str) -> Response:
     try:
         data = _history().zip_bytes(result)
     except FileNotFoundError:
-        raise ApiError(f"result {result_id!r} was just deleted", status=404, code="result_not_found") from None
-    return Response(data, mimetype="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="result-{result.id}.zip"'})
+        raise ResultNotFound() from None
+    return Response(data, mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="result-{result.id}.zip"', "Cache-Control": PRIVATE})

@@ -31,9 +31,11 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    reasons = {400: "Bad input", 401: "No bearer token", 403: "Admin endpoints off, or a wrong token",
-               404: "Not found", 409: "A job is already running", 413: "Upload over the size limit",
-               415: "Not an accepted image type", 503: "Model or speech not available"}  # fmt: skip
+    reasons = {400: "Bad input", 401: "No bearer token",
+               403: "Admin endpoints off, a wrong token, or sent from another site's page", 404: "Not found",
+               409: "A job is already running", 413: "Upload over the size limit", 415: "Not an accepted image type",
+               429: "Too many requests from this client (RATE_LIMIT): see Retry-After",
+               503: "Model or speech not available"}  # fmt: skip
     return {str(status): _json(ERROR, reasons[status]) for status in statuses}
 
 
@@ -78,26 +80,27 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
         "format": {"type": "string", "enum": list(MIME_TYPES), "description": SPEECH_CHOICE}}}  # fmt: skip
     paths = {
         "/api/convert": {"post": {
-            "summary": "Caption a picture and speak the caption; the result is kept",
+            "summary": "Caption a picture and speak the caption; the result is kept, the caller's (owner cookie)",
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": convert_form}}},
-            "responses": {"200": _json(result), **_errors(400, 413, 415, 503)}}},
+            "responses": {"200": _json(result), **_errors(400, 403, 413, 415, 429, 503)}}},
         "/api/models": {"get": {"summary": "The models served", "responses": {"200": _json(
             {"type": "object", "properties": {"models": {"type": "array", "items": MODEL}, "reader": {
                 "type": "object", "description": "the text reader: name, package version, model files, settings"}}})}}},
         "/api/models/reload": {"post": {"summary": "Check the aliases now and load new versions", "security": ADMIN,
-                                        "responses": {"200": _json({"type": "object"}), **_errors(401, 403)}}},
+                                        "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 429)}}},
         "/api/train": {"post": {
             "summary": "Start a training job (dvc exp run) with checked overrides", "security": ADMIN,
             "requestBody": {"content": {"application/json": {"schema": _override_schema()}}},
             "responses": {"202": _json({"type": "object", "properties": {
                 "job_id": {"type": "string"}, "status": {"type": "string"}, "estimated_time": {"type": "number"}}},
-                "Started"), **_errors(400, 401, 403, 409)}}},
+                "Started"), **_errors(400, 401, 403, 409, 429)}}},
         "/api/train/{job_id}": {"get": {
             "summary": "A job's status, stage, epoch, log tail, MLflow run, model version and promotion",
             "security": ADMIN, "parameters": [JOB_ID],
-            "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404)}}},
+            "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404, 429)}}},
         "/api/history": {"get": {
-            "summary": "Kept results, newest first", "parameters": [
+            "summary": "The caller's kept results (its owner cookie), newest first; everyone's with the admin token",
+            "parameters": [
                 {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
                                                           "default": 1}},
                 {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1,
@@ -105,9 +108,11 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
             "responses": {"200": _json({"type": "object", "properties": {
                 "items": {"type": "array", "items": result}, "page": {"type": "integer"},
                 "per_page": {"type": "integer"}, "total": {"type": "integer"}, "pages": {"type": "integer"}}}),
-                **_errors(400)}}},
-        "/api/history/{result_id}": {"delete": {"summary": "Delete a result and its files", "parameters": [RESULT_ID],
-                                                "responses": {"200": _json({"type": "object"}), **_errors(404)}}},
+                **_errors(400, 403, 429)}}},
+        "/api/history/{result_id}": {"delete": {
+            "summary": "Delete one of the caller's results and its files (anyone's with the admin token); another "
+                       "owner's answers 404", "parameters": [RESULT_ID],
+            "responses": {"200": _json({"type": "object"}), **_errors(403, 404, 429)}}},
         "/api/results/{result_id}/image": _file("image/jpeg", "The picture, upright, as JPEG"),
         "/api/results/{result_id}/audio": _file("audio/mpeg", "The spoken caption (audio/mpeg or audio/wav)"),
         "/api/results/{result_id}/caption": _file("text/plain", "What was spoken, the model's guess, the text read"),

@@ -36,5 +36,5 @@ def start_training() -> tuple[Response, int, dict[str, str]]:
 def training_status(job_id: str) -> Response:
     status = current_app.extensions["training"].status(job_id) if JOB_ID.fullmatch(job_id) else None
     if status is None:
-        raise ApiError(f"no training job {job_id!r}", status=404, code="job_not_found")
+        raise ApiError("no such training job", status=404, code="job_not_found")
     return jsonify(status)

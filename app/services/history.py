@@ -2,42 +2,44 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import logging
+import os
 import re
 import shutil
+import sqlite3
+import threading
 import time
 import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
 
-from app.services.db import connect, init_db
+from app.services.db import connect
 from pipeline.files import atomic_dir
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
-    id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    caption TEXT NOT NULL,
-    model_name TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    engine TEXT NOT NULL,
-    lang TEXT NOT NULL,
-    format TEXT NOT NULL,
-    processing_time REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS results_newest ON results (created_at DESC);
-"""
-# Columns added since the table was first made: name -> definition (older rows take the default)
-ADDED_COLUMNS = {"spoken": "TEXT NOT NULL DEFAULT ''", "in_domain": "INTEGER", "confidence": "REAL",
-                 "text": "TEXT NOT NULL DEFAULT ''"}
+log = logging.getLogger(__name__)
 COLUMNS = ("id", "created_at", "caption", "model_name", "model_version", "engine", "lang", "format",
-           "processing_time", *ADDED_COLUMNS)
+           "processing_time", "spoken", "in_domain", "confidence", "text", "owner", "size_bytes")
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 STALE_S = 600  # a result folder without a row this old was left by a crash: swept at start
 MIME_TYPES = {"image": "image/jpeg", "caption": "text/plain; charset=utf-8", "mp3": "audio/mpeg", "wav": "audio/wav"}
+NEWEST_FIRST = "ORDER BY created_at DESC, rowid DESC"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much is kept: results older than ``max_age_s`` go, then the oldest past ``max_bytes`` in all, and each
+    owner's oldest past ``owner_quota_bytes`` of theirs (an owner's newest result always stays)."""
+
+    max_bytes: int
+    max_age_s: float
+    owner_quota_bytes: int
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Result:
     in_domain: bool | None = None    # None: kept before the model said so
     confidence: float | None = None
     text: str = ""                   # the text read in the picture
+    owner: str | None = None         # app/owners.py's id of who converted it; None: kept before owners
+    size_bytes: int | None = None    # its files together; None: kept before sizes, until measured at start
 
     def file_name(self, kind: str) -> str:
         """Name of the ``image``, ``audio`` or ``caption`` file in the result's folder."""
@@ -69,35 +73,54 @@ class Result:
 class History:
     """The store of results; safe to share between threads and between worker processes."""
 
-    def __init__(self, database: Path, results_dir: Path, retention: int) -> None:
+    def __init__(self, database: Path, results_dir: Path, retention: Retention) -> None:
         self.database, self.results_dir, self.retention = database, results_dir, retention
-        init_db(database, SCHEMA, ADDED_COLUMNS)
         results_dir.mkdir(parents=True, exist_ok=True)
+        self._stop = threading.Event()
+        self._sweeping_in: int | None = None  # the process whose sweeper runs
 
     def add(self, *, image: bytes, audio: bytes, caption: str, model_name: str, model_version: str,
             engine: str, lang: str, fmt: str, processing_time: float, spoken: str = "",
-            in_domain: bool | None = None, confidence: float | None = None, text: str = "") -> Result:
-        """Keep a result: files first (the folder appears whole), then its row; prune past the retention."""
+            in_domain: bool | None = None, confidence: float | None = None, text: str = "",
+            owner: str | None = None) -> Result:
+        """Keep a result: files first (the folder appears whole), then its row; then drop what the retention says."""
         result = Result(uuid.uuid4().hex, time.time(), caption, model_name, model_version, engine, lang, fmt,
-                        round(processing_time, 3), spoken, in_domain, confidence, text)
-        folder = self.results_dir / result.id
+                        round(processing_time, 3), spoken, in_domain, confidence, text, owner)
+        folder, caption_bytes = self.results_dir / result.id, caption_file(result).encode()
+        result = dataclasses.replace(result, size_bytes=len(image) + len(audio) + len(caption_bytes))
         with atomic_dir(folder) as tmp:
             (tmp / result.file_name("image")).write_bytes(image)
             (tmp / result.file_name("audio")).write_bytes(audio)
-            (tmp / result.file_name("caption")).write_text(caption_file(result), encoding="utf-8")
+            (tmp / result.file_name("caption")).write_bytes(caption_bytes)
         try:
             with connect(self.database, write=True) as db:
                 db.execute(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                            _row(result))
-                expired = [row["id"] for row in db.execute(
-                    "SELECT id FROM results ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?", (self.retention,))]
-                db.executemany("DELETE FROM results WHERE id = ?", [(i,) for i in expired])
+                expired = self._expire(db, owner)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        for old in expired:
-            shutil.rmtree(self.results_dir / old, ignore_errors=True)
+        self._remove_files(expired)
         return result
+
+    def _expire(self, db: sqlite3.Connection, owner: str | None = None) -> list[str]:
+        """Delete the rows the retention no longer keeps (``owner``'s quota too, if given); return their ids."""
+        keep = self.retention
+        ids = {row[0] for row in db.execute("SELECT id FROM results WHERE created_at < ?",
+                                            (time.time() - keep.max_age_s,))}  # fmt: skip
+        over = ("SELECT id FROM (SELECT id, ROW_NUMBER() OVER newest AS n, SUM(size_bytes) OVER newest AS running "
+                "FROM results {where} WINDOW newest AS (" + NEWEST_FIRST + ")) WHERE running > ? AND n > 1")
+        ids |= {row[0] for row in db.execute(over.format(where=""), (keep.max_bytes,))}
+        if owner is not None:
+            ids |= {row[0] for row in db.execute(over.format(where="WHERE owner = ?"), (owner, keep.owner_quota_bytes))}
+        db.executemany("DELETE FROM results WHERE id = ?", [(i,) for i in ids])
+        return sorted(ids)
+
+    def _remove_files(self, ids: list[str]) -> None:
+        for result_id in ids:
+            shutil.rmtree(self.results_dir / result_id, ignore_errors=True)
+        if ids:
+            log.info("retention: %d results removed", len(ids))
 
     def get(self, result_id: str) -> Result | None:
         """The result with this id, or None (also for anything that is not an id)."""
@@ -107,22 +130,38 @@ class History:
             row = db.execute("SELECT * FROM results WHERE id = ?", (result_id,)).fetchone()
         return _result(row) if row else None
 
-    def page(self, page: int, per_page: int) -> tuple[list[Result], int]:
-        """One page of results, newest first, and the total count."""
+    def page(self, page: int, per_page: int, owner: str | None) -> tuple[list[Result], int]:
+        """One page of ``owner``'s results (every owner's when None: the admin's view), newest first, and the count."""
+        where, args = ("", ()) if owner is None else ("WHERE owner = ?", (owner,))
         with connect(self.database) as db:
-            total = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-            rows = db.execute("SELECT * FROM results ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-                              (per_page, (page - 1) * per_page)).fetchall()  # fmt: skip
+            total = db.execute(f"SELECT COUNT(*) FROM results {where}", args).fetchone()[0]
+            rows = db.execute(f"SELECT * FROM results {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
+                              (*args, per_page, (page - 1) * per_page)).fetchall()  # fmt: skip
         return [_result(row) for row in rows], total
 
-    def delete(self, result_id: str) -> bool:
-        """Forget a result (row, then files); False if there was none."""
+    def delete(self, result_id: str, owner: str | None) -> bool:
+        """Forget ``owner``'s result (anyone's when None: the admin), row then files; False if there was none."""
         if not ID_PATTERN.fullmatch(result_id):
             return False
         with connect(self.database, write=True) as db:
-            deleted = db.execute("DELETE FROM results WHERE id = ?", (result_id,)).rowcount
-        shutil.rmtree(self.results_dir / result_id, ignore_errors=True)
+            deleted = db.execute("DELETE FROM results WHERE id = ? AND (? IS NULL OR owner = ?)",
+                                 (result_id, owner, owner)).rowcount  # fmt: skip
+        if deleted:
+            shutil.rmtree(self.results_dir / result_id, ignore_errors=True)
         return bool(deleted)
+
+    def claim(self, owner: str) -> int:
+        """Give every result kept before owners to ``owner``; return how many."""
+        with connect(self.database, write=True) as db:
+            return db.execute("UPDATE results SET owner = ? WHERE owner IS NULL", (owner,)).rowcount
+
+    def clear_unowned(self) -> int:
+        """Delete every result kept before owners, with its files; return how many."""
+        with connect(self.database, write=True) as db:
+            ids = [row[0] for row in db.execute("SELECT id FROM results WHERE owner IS NULL")]
+            db.executemany("DELETE FROM results WHERE id = ?", [(i,) for i in ids])
+        self._remove_files(ids)
+        return len(ids)
 
     def path(self, result: Result, kind: str) -> Path:
         """Where the result's ``image``, ``audio`` or ``caption`` file lies."""
@@ -138,10 +177,16 @@ class History:
         return buffer.getvalue()
 
     def sweep(self) -> int:
-        """Remove folders left by a crash (no row, or a half-built temporary); return how many."""
-        with connect(self.database) as db:
+        """Measure results kept before sizes, apply the retention, and remove folders left by a crash (no row, or a
+        half-built temporary); return how many results and folders went."""
+        with connect(self.database, write=True) as db:
+            unmeasured = [row[0] for row in db.execute("SELECT id FROM results WHERE size_bytes IS NULL")]
+            db.executemany("UPDATE results SET size_bytes = ? WHERE id = ?",
+                           [(_folder_bytes(self.results_dir / i), i) for i in unmeasured])  # fmt: skip
+            expired = self._expire(db)
             known = {row[0] for row in db.execute("SELECT id FROM results")}
-        removed = 0
+        self._remove_files(expired)
+        removed = len(expired)
         for entry in self.results_dir.iterdir():
             try:
                 stale = time.time() - entry.stat().st_mtime > STALE_S
@@ -151,6 +196,24 @@ class History:
                 shutil.rmtree(entry, ignore_errors=True)
                 removed += 1
         return removed
+
+    def start_sweeper(self, every_s: float) -> None:
+        """Sweep every ``every_s`` seconds in a background thread (0: never), so age limits apply without uploads;
+        once per process."""
+        if every_s > 0 and self._sweeping_in != os.getpid():
+            self._sweeping_in = os.getpid()
+            threading.Thread(target=self._sweep_until_stopped, args=(every_s,), name="history-sweeper",
+                             daemon=True).start()  # fmt: skip
+
+    def _sweep_until_stopped(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            try:
+                self.sweep()
+            except Exception:  # the next sweep may succeed
+                log.exception("history sweep failed")
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def caption_file(result: Result) -> str:
@@ -172,10 +235,36 @@ def _result(row) -> Result:
     return Result(**values)
 
 
+def _folder_bytes(folder: Path) -> int:
+    return sum(entry.stat().st_size for entry in folder.glob("*") if entry.is_file())
+
+
+results_cli = AppGroup("results", help="Results kept before owners existed (only the admin sees them).")
+
+
+@results_cli.command("claim")
+@click.option("--cookie", required=True, help="the value of the visitor's owner cookie (it may start with -)")
+def claim_command(cookie: str) -> None:
+    """Give them to the visitor whose owner cookie has this value."""
+    from app.owners import TOKEN, owner_of
+
+    if not TOKEN.fullmatch(cookie):
+        raise click.BadParameter("that is not an owner cookie's value (43 letters, digits, - and _)")
+    click.echo(f"{current_app.extensions['history'].claim(owner_of(cookie))} results claimed")
+
+
+@results_cli.command("clear-unowned")
+def clear_unowned_command() -> None:
+    """Delete them and their files."""
+    click.echo(f"{current_app.extensions['history'].clear_unowned()} results deleted")
+
+
 def init_app(app: Flask) -> None:
-    """Open (or create) the store in the instance folder and sweep what a crash left behind."""
-    instance = Path(app.instance_path)
-    history = History(instance / app.config["DATABASE_NAME"], instance / app.config["RESULTS_DIR_NAME"],
-                      app.config["HISTORY_RETENTION"])  # fmt: skip
+    """Open the store in the instance folder, measure, expire and sweep what a crash left; add ``flask results``."""
+    instance, config = Path(app.instance_path), app.config
+    retention = Retention(config["HISTORY_MAX_BYTES"], config["HISTORY_MAX_AGE_DAYS"] * 86400,
+                          config["HISTORY_OWNER_QUOTA_BYTES"])  # fmt: skip
+    history = History(instance / config["DATABASE_NAME"], instance / config["RESULTS_DIR_NAME"], retention)
     history.sweep()
     app.extensions["history"] = history
+    app.cli.add_command(results_cli)

@@ -1,12 +1,14 @@
-"""Uploads to pictures: type checks by content, size limits, EXIF orientation, every mode to 8-bit RGB."""
+"""Uploads to pictures: type checks by content, size limits, bounded decoding, EXIF orientation, every mode to
+8-bit RGB; and the picture as the service keeps it."""
 
 from __future__ import annotations
 
 import io
 import logging
+import threading
 
 from flask import Flask
-from PIL import Image
+from PIL import Image, ImageCms
 
 from app.errors import ApiError
 from pipeline.images import to_rgb, upright
@@ -18,6 +20,10 @@ ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF
             "BMP": "image/bmp", "HEIF": "image/heic"}  # fmt: skip
 ACCEPTED_TEXT = "JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF (image/jpeg, image/png, image/webp, image/gif, " \
                 "image/bmp, image/heic, image/heif)"  # fmt: skip
+REDUCE_BAND_ROWS = 128  # output rows per band when reducing a big picture
+REDUCIBLE_MODES = {"L", "LA", "I", "F", "RGB", "RGBA", "RGBa", "CMYK", "PA"}  # Image.reduce takes these
+WIDER_MODES = {"1": "L", "P": "RGBA"}  # reduced band by band in these (16-bit ones are resized as they are)
+SRGB = ImageCms.createProfile("sRGB")
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
 
 
@@ -53,8 +59,13 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Decode an upload to an upright 8-bit RGB picture.
+def decode_image(data: bytes, max_pixels: int, max_side: int) -> Image.Image:
+    """Decode an upload to an upright 8-bit RGB picture at most ``max_side`` pixels on its long side.
+
+    Memory stays bounded whatever the format: a JPEG is decoded at the smallest of 1/8, 1/4, 1/2 or full scale
+    that still covers ``max_side`` (draft mode), and a larger picture is shrunk in its own mode (``shrink``)
+    before any conversion. A picture within ``max_side`` is decoded exactly as before, so the captioner sees
+    the same pixels as in training and evaluation.
 
     Raises:
         UnsupportedImageType: Not one of the accepted types (415).
@@ -72,9 +83,10 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
         if width * height > max_pixels:
             raise ImageTooLarge(f"the image is {width}x{height} pixels, more than the limit of {max_pixels:,}: "
                                 "send a smaller picture")
+        if kind == "JPEG" and max(width, height) > max_side:
+            image.draft(None, fitted(image.size, max_side))
         image.load()
-        image = upright(image)
-        return to_rgb(image)
+        return to_rgb(upright(shrink(image, max_side)))
     except ApiError:
         raise
     except Image.DecompressionBombError:
@@ -85,15 +97,64 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
         raise InvalidImage(f"the {name} file could not be decoded: it is truncated or corrupt") from None
 
 
-def encode_jpeg(image: Image.Image, quality: int) -> bytes:
-    """The picture as a JPEG file, as the service keeps it."""
+def fitted(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """``size`` scaled down (never up) so its long side is at most ``max_side``."""
+    scale = min(1.0, max_side / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """The picture at most ``max_side`` px on its long side: first reduced by a whole factor (averaging, a band
+    of rows at a time), then resized; no step copies the whole decoded picture."""
+    size = fitted(image.size, max_side)
+    if size == image.size:
+        return image
+    factor = min(image.width // size[0], image.height // size[1])
+    if factor >= 2 and (image.mode in REDUCIBLE_MODES or image.mode in WIDER_MODES):
+        image = _reduce(image, factor)
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _reduce(image: Image.Image, factor: int) -> Image.Image:
+    """``image.reduce(factor)`` a band of rows at a time (with alpha, Pillow premultiplies a whole copy first);
+    palette and 1-bit pictures, which Pillow cannot average, go band by band through a wider mode."""
+    mode = WIDER_MODES.get(image.mode, image.mode)
+    reduced = Image.new(mode, (-(-image.width // factor), -(-image.height // factor)))
+    reduced.info.update(image.info)  # the EXIF orientation, applied afterwards
+    rows = factor * REDUCE_BAND_ROWS
+    for top in range(0, image.height, rows):
+        band = image.crop((0, top, image.width, min(image.height, top + rows))).convert(mode)
+        reduced.paste(band.reduce(factor), (0, top // factor))
+    return reduced
+
+
+def kept_jpeg(image: Image.Image, quality: int, max_side: int) -> bytes:
+    """The picture as the service keeps it: in sRGB, at most ``max_side`` px on its long side, as a JPEG without
+    any metadata (no EXIF, XMP, ICC profile or comment): only the pixels."""
+    picture = shrink(_to_srgb(image), max_side)
+    bare = Image.new("RGB", picture.size)
+    bare.paste(picture)  # a new image: none of the upload's info comes along
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
+    bare.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
 
 
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Colours from an embedded ICC profile converted to sRGB (the profile itself is then not needed)."""
+    profile = image.info.get("icc_profile")
+    if not profile:
+        return image
+    try:
+        return ImageCms.profileToProfile(image, ImageCms.ImageCmsProfile(io.BytesIO(profile)), SRGB,
+                                         outputMode="RGB")  # fmt: skip
+    except Exception as exc:  # an unreadable profile of an untrusted file: keep the values as they are
+        log.info("ignoring an unusable ICC profile: %s", exc)
+        return image
+
+
 def init_app(app: Flask) -> None:
-    """Teach Pillow to open HEIC/HEIF (iPhone photos)."""
+    """Teach Pillow to open HEIC/HEIF (iPhone photos); bound how many uploads this process decodes at once."""
     import pillow_heif
 
     pillow_heif.register_heif_opener()
+    app.extensions["decoding"] = threading.BoundedSemaphore(app.config["DECODE_CONCURRENCY"])

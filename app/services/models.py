@@ -30,6 +30,8 @@ from app.config import BEST_MODEL
 from pipeline.models.honesty import Description
 
 log = logging.getLogger(__name__)
+# MLflow's error codes for a name (RESOURCE_DOES_NOT_EXIST) or an alias (INVALID_PARAMETER_VALUE) it does not have
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 STORE_CONNECT_TIMEOUT_S = 3.0  # a tracking server that does not accept a connection in this time is down
 
 
@@ -68,6 +70,10 @@ class ServedModel:
         if len(answers) != 1 or not isinstance(getattr(answers[0], "caption", None), str):
             raise RuntimeError(f"{self.name} v{self.version} returned {answers!r} for one image")
         return answers[0]
+
+
+class ModelRefused(Exception):
+    """A version that breaks the contract; its message is fit to show to clients."""
 
 
 @dataclass(frozen=True)
@@ -150,12 +156,15 @@ class ModelRegistry:
         current = self._served.get(name)
         served = current.version if current else None
         if down is not None:
-            return self._failed(name, served, f"cannot resolve {name}@{self.alias}: the tracking server "
-                                              f"{self.tracking_uri} is unreachable ({down})")  # fmt: skip
+            return self._failed(name, served, f"{name}@{self.alias}: the model store is unreachable",
+                                f"the tracking server {self.tracking_uri} is unreachable ({down})")  # fmt: skip
         try:
             version = self._client().get_model_version_by_alias(name, self.alias)
         except Exception as exc:  # MlflowException (no such model or alias) or the store unreachable
-            return self._failed(name, served, f"cannot resolve {name}@{self.alias}: {_first_line(exc)}")
+            if getattr(exc, "error_code", None) in NOT_FOUND:
+                return self._failed(name, served, f"{name}@{self.alias} is not in the model store", _first_line(exc))
+            return self._failed(name, served, f"{name}@{self.alias}: the model store could not be read",
+                                _first_line(exc))  # fmt: skip
         if current is not None and current.version == str(version.version):
             if tuple(version.aliases) != current.aliases:
                 self._swap(name, dataclasses.replace(current, aliases=tuple(version.aliases)))
@@ -165,16 +174,18 @@ class ModelRegistry:
             loaded = self._load(version)  # outside any lock: requests go on with the old version
         except Exception as exc:  # anything a model's loading code raises: keep serving the old one
             log.exception("could not load %s version %s; still serving %s", name, version.version, served)
-            return self._failed(name, served, f"version {version.version} failed to load: {_first_line(exc)}")
+            why = str(exc) if isinstance(exc, ModelRefused) else "the service's log says why"
+            return self._failed(name, served, f"version {version.version} failed to load: {why}")
         self._swap(name, loaded)
         self.errors.pop(name, None)
         log.info("serving %s version %s (was %s)", name, loaded.version, served)
         return Outcome(loaded.version, changed=True)
 
-    def _failed(self, name: str, served: str | None, message: str) -> Outcome:
-        log.warning("%s", message)
-        self.errors[name] = message
-        return Outcome(served, changed=False, error=message)
+    def _failed(self, name: str, served: str | None, public: str, detail: str | None = None) -> Outcome:
+        """Log the whole story; keep (and answer) only ``public``, which names no path, URI or credential."""
+        log.warning("%s%s", public, f" ({detail})" if detail else "")
+        self.errors[name] = public
+        return Outcome(served, changed=False, error=public)
 
     def _swap(self, name: str, model: ServedModel) -> None:
         with self._swap_lock:
@@ -188,18 +199,24 @@ class ModelRegistry:
     def _load(self, version) -> ServedModel:
         import mlflow
 
-        client, uri = self._client(), f"models:/{version.name}/{version.version}"
+        client = self._client()
         # Resolved here rather than by MLflow from models:/..., which would ask the *global* registry URI.
         location = client.get_model_version_download_uri(version.name, version.version)
         if location.startswith("models:/"):  # a logged model's id: its artifacts lie elsewhere
             location = client.get_logged_model(location.removeprefix("models:/").strip("/")).artifact_location
         path = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=self.tracking_uri)
-        captioner = mlflow.pyfunc.load_model(path, model_config={"precision": self.precision}).unwrap_python_model()
+        try:
+            captioner = mlflow.pyfunc.load_model(path, model_config={"precision": self.precision}).unwrap_python_model()
+        except FileNotFoundError as exc:  # the pipeline's own words when the export is missing; a path otherwise
+            if f"no {self.precision} export" in str(exc):
+                raise ModelRefused(str(exc)) from exc
+            raise
         info = getattr(captioner, "info", None)
         if not callable(getattr(captioner, "caption_images", None)) or not isinstance(info, Mapping):
-            raise TypeError(f"{uri} lacks the contract: caption_images(images) and a dict `info`")
+            raise ModelRefused("it lacks the contract: caption_images(images) and a dict `info`")
         if (getattr(captioner, "precision", None) or "float32") != self.precision:  # logged before float16 existed
-            raise ValueError(f"{uri} cannot load as {self.precision}: it was logged without a {self.precision} export")
+            raise ModelRefused(f"it cannot load as {self.precision}: it was logged without a {self.precision} export "
+                               "(evaluate.float16)")  # fmt: skip
         run = client.get_run(version.run_id).data if version.run_id else None
         metrics, tags = (run.metrics, run.tags) if run else ({}, {})
         gate = (tags["gate.metric"], metrics["gate_score"]) if "gate.metric" in tags and "gate_score" in metrics else None

@@ -15,8 +15,9 @@ from pipeline.speech.languages import resolve_language
 from pipeline.speech.settings import check_engine, check_format
 from pipeline.spoken import spoken_languages
 
-_CODES = {UnsupportedLanguageError: "unsupported_language", UnsupportedFormatError: "unsupported_format",
-          UnknownEngineError: "unknown_engine"}  # fmt: skip
+_FIELDS = {UnsupportedLanguageError: ("unsupported_language", "lang"),  # error -> (code, form field)
+           UnsupportedFormatError: ("unsupported_format", "format"),
+           UnknownEngineError: ("unknown_engine", "engine")}  # fmt: skip
 
 
 def check_options(speaker: Speaker, lang: str | None, engine: str | None, fmt: str | None) -> tuple[str, str, str]:
@@ -29,8 +30,11 @@ def check_options(speaker: Speaker, lang: str | None, engine: str | None, fmt: s
         lang = lang if lang is not None else settings.lang
         resolve_language(lang)
         return lang.strip().lower(), check_engine(engine or settings.engine), check_format(fmt or settings.fmt)
-    except tuple(_CODES) as exc:
-        raise ApiError(str(exc), code=_CODES[type(exc)]) from None
+    except tuple(_FIELDS) as exc:
+        code, field = _FIELDS[type(exc)]
+        choices = [c for c in exc.supported if c in spoken_languages()] if field == "lang" else exc.supported
+        raise ApiError(f"{field} must be one of {', '.join(choices)} (or left out for the default)",
+                       code=code) from None
 
 
 def check_caption_language(lang: str, caption_languages: tuple[str, ...]) -> None:

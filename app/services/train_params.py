@@ -38,11 +38,11 @@ class Override:
         if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
             value, kind_ok = float(value), True
         if not kind_ok or (self.kind is float and not math.isfinite(value)):
-            raise InvalidOverride(f"{field} must be {self.describe()}, not {value!r}")
+            raise InvalidOverride(f"{field} must be {self.describe()}")
         if self.choices and value not in self.choices:
-            raise InvalidOverride(f"{field} must be one of {', '.join(self.choices)}, not {value!r}")
+            raise InvalidOverride(f"{field} must be one of {', '.join(self.choices)}")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            raise InvalidOverride(f"{field} must be {self.describe()}, not {value!r}")
+            raise InvalidOverride(f"{field} must be {self.describe()}")
         return value
 
     def describe(self) -> str:
@@ -80,7 +80,7 @@ def check_overrides(body: Any, table: Mapping[str, Override] = OVERRIDES) -> dic
         raise InvalidOverride("the body must be a JSON object of parameter overrides, e.g. {\"epochs\": 3}")
     unknown = sorted(set(body) - set(table))
     if unknown:
-        raise InvalidOverride(f"unknown parameter {', '.join(map(repr, unknown))}; allowed: {', '.join(table)}")
+        raise InvalidOverride(f"unknown parameter: the parameters allowed are {', '.join(table)}")
     checked = {field: table[field].check(field, value) for field, value in body.items()}
     if "decoder" in checked and not any(table[field].per_decoder for field in checked):
         scoped = ", ".join(field for field, override in table.items() if override.per_decoder)

@@ -26,19 +26,13 @@ from flask import Flask
 
 from app.errors import ApiError
 from app.services import joblock, train_progress
-from app.services.db import connect, init_db
+from app.services.db import connect
 from app.services.train_params import dvc_set_arguments
+from pipeline import QUIET_ENV
 from pipeline.tracking import JOB_ENV  # the job's id, for the pipeline to tag its MLflow runs with
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS train_jobs (
-    id TEXT PRIMARY KEY, status TEXT NOT NULL, params TEXT NOT NULL, command TEXT NOT NULL,
-    created_at REAL NOT NULL, finished_at REAL, exit_code INTEGER, error TEXT,
-    mlflow_run_id TEXT, model_name TEXT, model_version TEXT, promoted INTEGER, promotion_reason TEXT
-);
-"""
+SECRET_ENV = ("ADMIN_TOKEN", "IMAGE_TO_AUDIO_ADMIN_TOKEN")  # never handed to a training job
 
 
 class TrainingBusy(ApiError):
@@ -58,7 +52,6 @@ class TrainingRunner:
         self.lock_path = jobs_dir / "train.lock"
         self._process: subprocess.Popen | None = None
         jobs_dir.mkdir(parents=True, exist_ok=True)
-        init_db(database, SCHEMA)
         atexit.register(self.stop)
 
     def submit(self, overrides: dict[str, Any]) -> str:
@@ -158,9 +151,11 @@ class TrainingRunner:
         return self.jobs_dir / f"{job_id}.log"
 
     def _env(self, job_id: str) -> dict[str, str]:
+        """The service's environment without its secrets, plus what the job needs."""
         bin_dir = str(Path(sys.executable).parent)  # DVC resolves a stage's `python` through PATH
-        return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1",
-                "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_TRACKING_URI": self.tracking_uri,
+        inherited = {key: value for key, value in os.environ.items() if key not in SECRET_ENV}
+        return {**inherited, **QUIET_ENV, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+                "PYTHONUNBUFFERED": "1", "MLFLOW_TRACKING_URI": self.tracking_uri,
                 "MLFLOW_REGISTRY_URI": self.tracking_uri, JOB_ENV: job_id}  # fmt: skip
 
     def _row(self, job_id: str):

@@ -9,17 +9,17 @@ from app.config import DEFAULTS
 def test_the_order_of_the_sources(tmp_path, monkeypatch, shared_store):
     instance = tmp_path / "instance"
     instance.mkdir()
-    (instance / "config.py").write_text("HISTORY_PAGE_SIZE = 7\nPORT = 6000\nADMIN_TOKEN = 'from-instance'\n")
+    (instance / "config.py").write_text(f"HISTORY_PAGE_SIZE = 7\nPORT = 6000\nADMIN_TOKEN = '{'i' * 32}'\n")
     monkeypatch.setenv("IMAGE_TO_AUDIO_PORT", "7000")
     monkeypatch.setenv("IMAGE_TO_AUDIO_MODEL_POLL_SECONDS", "0")
     monkeypatch.setenv("IMAGE_TO_AUDIO_SPEECH_FMT", "wav")
-    monkeypatch.setenv("ADMIN_TOKEN", "from-env")
+    monkeypatch.setenv("ADMIN_TOKEN", "e" * 32)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", shared_store.uri)
 
     app = create_app(instance_path=instance)
     assert app.config["HISTORY_PAGE_SIZE"] == 7  # instance config over the default
     assert app.config["PORT"] == 7000  # the environment over the instance config, parsed as JSON
-    assert app.config["ADMIN_TOKEN"] == "from-env" and app.config["MLFLOW_TRACKING_URI"] == shared_store.uri
+    assert app.config["ADMIN_TOKEN"] == "e" * 32 and app.config["MLFLOW_TRACKING_URI"] == shared_store.uri
     assert app.config["DEBUG"] is False and app.debug is False
     assert app.extensions["speaker"].settings.fmt == "wav"  # SPEECH_* keys reach the speaker
     assert app.extensions["models"].ready()

@@ -8,8 +8,10 @@ from testkit.pictures import GREEN, bomb, picture
 
 def test_gunicorn_serves_and_survives_bad_input(shared_store, caption_of, tmp_path):
     with serve(shared_store.uri, tmp_path / "instance", workers=2, MODEL_POLL_SECONDS="0") as (url, log_path):
+        session = requests.Session()  # a client that keeps the owner cookie, as the README tells
+
         def convert(data, **fields):
-            return requests.post(f"{url}/api/convert", files={"image": ("p.png", data)}, data=fields, timeout=30)
+            return session.post(f"{url}/api/convert", files={"image": ("p.png", data)}, data=fields, timeout=30)
 
         good = convert(picture("PNG", GREEN), format="wav")
         assert good.status_code == 200 and good.json()["caption"] == caption_of(picture("PNG", GREEN))
@@ -29,7 +31,8 @@ def test_gunicorn_serves_and_survives_bad_input(shared_store, caption_of, tmp_pa
         assert again.status_code == 200 and again.json()["model"]["name"] == "captioner-transformer"
         assert again.json()["caption"] == caption_of(picture("PNG", GREEN), "captioner-transformer")
         assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
-        assert requests.get(f"{url}/api/history", timeout=10).json()["total"] == 2
+        assert session.get(f"{url}/api/history", timeout=10).json()["total"] == 2
+        assert requests.get(f"{url}/api/history", timeout=10).json()["total"] == 0  # no cookie: another visitor
 
     log = log_path.read_text()
     assert "Traceback" not in log

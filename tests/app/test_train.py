@@ -71,7 +71,7 @@ def test_without_a_configured_token_training_is_off(make_app, monkeypatch):
                           "learning_rate, batch_size, seed"),
     ({"decoder": "transformer", "dataset_size": 100}, "give one of epochs"),
     ({"dataset_size": 5}, "from 10 to 100000"),
-    ({"epochs": 1, "cmd": "sh"}, "unknown parameter 'cmd'; allowed: epochs, learning_rate"),
+    ({"epochs": 1, "cmd": "sh"}, "unknown parameter: the parameters allowed are epochs, learning_rate"),
     ({"train.fit.epochs": 1}, "unknown parameter"),
     ({"++train.fit.epochs": 1}, "unknown parameter"),
     ([1, 2], "JSON object"),
@@ -101,8 +101,8 @@ def test_overrides_become_set_params(body, arguments):
 
 @pytest.mark.parametrize(("raw", "words"), [
     (b"{not json", "the body is not valid JSON: send an object such as {\"epochs\": 3}"),
-    (b'{"learning_rate": NaN}', "learning_rate must be a number from 1e-06 to 1, not nan"),
-    (b'{"learning_rate": Infinity}', "learning_rate must be a number from 1e-06 to 1, not inf"),
+    (b'{"learning_rate": NaN}', "learning_rate must be a number from 1e-06 to 1"),
+    (b'{"learning_rate": Infinity}', "learning_rate must be a number from 1e-06 to 1"),
 ])  # fmt: skip
 def test_invalid_json_gets_400(client, admin_headers, raw, words):
     answer = client.post("/api/train", data=raw, headers={**admin_headers, "Content-Type": "application/json"})
@@ -232,7 +232,7 @@ def test_a_failing_job_says_so(make_app, admin_headers):
     assert status["status"] == "failed" and status["exit_code"] == 3 and "exited with status 3" in status["error"]
     assert status["stage"] == "train" and status["epoch"] == {"current": 1, "total": 4}
     missing = client.get("/api/train/" + "f" * 32, headers=admin_headers)
-    assert missing.status_code == 404 and "f" * 32 in missing.json["error"]["message"]
+    assert missing.status_code == 404 and missing.json["error"]["message"] == "no such training job"
 
 
 def test_a_real_dvc_experiment_runs_with_the_overrides(make_app, project, admin_headers, monkeypatch):

@@ -64,8 +64,8 @@ def test_with_no_model_ready_the_page_says_so_and_shows_the_503(empty_page: Page
     error = page.get_by_role("alert")
     expect(error).to_contain_text("No model is ready. no captioning model is loaded yet")
     expect(page.locator("#model option:checked")).to_have_text("captioner-lstm (not ready)")
-    expect(page.locator("#model-info")).to_contain_text("Not loaded yet: cannot resolve "
-                                                        "captioner-lstm@not-promoted-yet")
+    expect(page.locator("#model-info")).to_contain_text("Not loaded yet: captioner-lstm@not-promoted-yet is not "
+                                                        "in the model store")
     expect(page.locator("#history-status")).to_have_text("No conversions yet.")
 
     page.set_input_files("#image-input", files=[png("red.png", RED)])

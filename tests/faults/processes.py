@@ -119,6 +119,7 @@ class Gunicorn(Server):
         env = {**os.environ, **QUIET_ENV, **LOOPBACK, "MLFLOW_TRACKING_URI": tracking_uri,
                "IMAGE_TO_AUDIO_INSTANCE_PATH": str(instance), "IMAGE_TO_AUDIO_PORT": str(port),
                "IMAGE_TO_AUDIO_WORKERS": str(workers), "IMAGE_TO_AUDIO_THREADS": str(threads),
+               "IMAGE_TO_AUDIO_RATE_LIMIT": "off",
                **{f"IMAGE_TO_AUDIO_{key}": value if isinstance(value, str) else json.dumps(value)
                   for key, value in settings.items()}}  # fmt: skip
         super().__init__([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_config.py", "app.wsgi:app"],

@@ -19,6 +19,7 @@ import soundfile as sf
 from PIL import Image
 
 from testkit.pictures import BLUE, GREEN, RED, YELLOW, picture
+from testkit.service import TOKEN
 from tests.faults.processes import Gunicorn
 
 CLIENTS = 6
@@ -78,7 +79,7 @@ def test_a_killed_server_leaves_a_sound_history_of_whole_results(shared_store, t
     instance = tmp_path / "instance"
     results = instance / "results"
     with Gunicorn(shared_store.uri, instance, workers=2, threads=4, MODEL_POLL_SECONDS=0,
-                  MODEL_NAMES=ONE_MODEL) as first:
+                  MODEL_NAMES=ONE_MODEL, ADMIN_TOKEN=TOKEN) as first:
         first.wait_for("/readyz")
         with Clients(first.url, CLIENTS) as clients:
             clients.wait_for(ANSWERED_BEFORE_KILL)
@@ -93,7 +94,7 @@ def test_a_killed_server_leaves_a_sound_history_of_whole_results(shared_store, t
         os.utime(entry, (an_hour_ago, an_hour_ago))
 
     with Gunicorn(shared_store.uri, instance, workers=1, threads=4, MODEL_POLL_SECONDS=0,
-                  MODEL_NAMES=ONE_MODEL) as second:  # one worker: half the start-up, the same start
+                  MODEL_NAMES=ONE_MODEL, ADMIN_TOKEN=TOKEN) as second:  # one worker: half the start-up, the same start
         second.wait_for("/readyz")
         database = instance / "image_to_audio.sqlite3"
         with contextlib.closing(sqlite3.connect(database)) as db:
@@ -120,10 +121,11 @@ def test_a_killed_server_leaves_a_sound_history_of_whole_results(shared_store, t
 
 
 def history(url: str) -> list[dict]:
-    """Every entry of the history, newest first, page by page."""
+    """Every entry of the history (every owner's: the admin's view), newest first, page by page."""
     entries, page = [], 1
     while True:
-        body = requests.get(f"{url}/api/history", params={"page": page, "per_page": 100}, timeout=10).json()
+        body = requests.get(f"{url}/api/history", params={"page": page, "per_page": 100}, timeout=10,
+                            headers={"Authorization": f"Bearer {TOKEN}"}).json()  # fmt: skip
         entries += body["items"]
         if page >= body["pages"]:
             assert len(entries) == body["total"]

@@ -38,6 +38,8 @@ const TITLES = {
   training_busy: "A training run is already going",
   invalid_override: "A parameter is out of range",
   network: "The service is unreachable",
+  too_many_requests: "Too many requests",
+  cross_site_request: "Refused",
 };
 
 // Fill an alert box with a title for the kind of error and the service's own explanation.
