@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # testkit.tiny_models imports MLflow
@@ -18,3 +19,14 @@ def settings(store: Store | str, **config) -> dict:
     return {"TESTING": True, "MLFLOW_TRACKING_URI": getattr(store, "uri", store), "ADMIN_TOKEN": TOKEN,
             "MODEL_POLL_SECONDS": 0, "TRAIN_COMMAND": QUICK_TRAIN, "SPEECH_ENGINE": "espeak",
             "TEXT_WARM_UP": False, "RATE_LIMIT": "off", **config}  # fmt: skip
+
+
+def wait_for(client, job_id, headers, timeout=90.0):
+    """Poll a job until it is no longer running; return its last status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/train/{job_id}", headers=headers).json
+        if status["status"] != "running":
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still running after {timeout} s: {status}")

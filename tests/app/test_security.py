@@ -5,8 +5,7 @@ import sys
 import pytest
 
 from app import create_app
-from testkit.service import TOKEN
-from tests.app.test_train import wait_for
+from testkit.service import TOKEN, wait_for
 
 CSP = ("default-src 'self'", "script-src 'self'", "img-src 'self' blob: data:", "media-src 'self' blob:",
        "frame-ancestors 'none'")  # fmt: skip

@@ -13,19 +13,8 @@ from pipeline.names import MODELS
 from pipeline.tracking import JOB_TAG
 from testkit.pictures import BLUE, picture
 from testkit.project import GIT_IDENTITY
-from testkit.service import TOKEN
+from testkit.service import TOKEN, wait_for
 from testkit.tiny_models import Captions
-
-
-def wait_for(client, job_id, headers, timeout=90.0):
-    """Poll a job until it is no longer running; return its last status."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(f"/api/train/{job_id}", headers=headers).json
-        if status["status"] != "running":
-            return status
-        time.sleep(0.2)
-    pytest.fail(f"job {job_id} still running after {timeout} s: {status}")
 
 
 @pytest.mark.parametrize(("headers", "status", "code"), [

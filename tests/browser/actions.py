@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from playwright.sync_api import JSHandle, Page, expect
+from flask import Flask
+from playwright.sync_api import Browser, JSHandle, Page, expect
 
 from testkit.pictures import picture
 
 VIEWPORT = {"width": 1280, "height": 900}  # the browser's window, in CSS pixels
+TIMEOUT_MS = 10_000  # for actions and expectations: room for a busy 2-core machine
+
+
+@dataclass(frozen=True)
+class Site:
+    """A served app: its base URL and the app itself."""
+
+    url: str
+    app: Flask
+
+
+def open_page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A fresh context (own storage) and page on ``site``; an uncaught script error fails the test."""
+    context = browser.new_context(base_url=site.url, viewport=VIEWPORT, accept_downloads=True, locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
 
 
 def png(name: str, colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> dict:

@@ -12,7 +12,6 @@ import logging
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,23 +23,14 @@ from app import create_app
 from testkit.project import GIT_IDENTITY
 from testkit.service import settings
 from testkit.tiny_models import Store
-from tests.browser.actions import VIEWPORT
+from tests.browser.actions import TIMEOUT_MS, Site, open_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-proxy-server"]  # fmt: skip
 AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
-TIMEOUT_MS = 10_000  # for actions and expectations: room for a busy 2-core machine
 
 expect.set_options(timeout=TIMEOUT_MS)
-
-
-@dataclass(frozen=True)
-class Site:
-    """A served app: its base URL and the app itself."""
-
-    url: str
-    app: Flask
 
 
 def build_app(store: Store | str, instance: Path, **config: object) -> Flask:
@@ -97,18 +87,6 @@ def browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-def open_page(browser: Browser, site: Site) -> Iterator[Page]:
-    """A fresh context (own storage) and page on ``site``; an uncaught script error fails the test."""
-    context = browser.new_context(base_url=site.url, viewport=VIEWPORT, accept_downloads=True, locale="en-GB")
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"script errors on the page: {errors}"
 
 
 @pytest.fixture

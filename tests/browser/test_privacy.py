@@ -7,10 +7,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from testkit.service import TOKEN
 from testkit.pictures import BLUE, RED
-from tests.browser.actions import convert, png
-from tests.browser.conftest import Site, open_page
+from testkit.service import TOKEN
+from tests.browser.actions import Site, convert, open_page, png
 
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -8,11 +8,12 @@ import json
 import pytest
 from PIL import Image
 
+from pipeline.names import MODELS as NAMES
 from pipeline.tracking import PRODUCTION, TEST_SET_TAG
 from testkit.pictures import picture
 from testkit.project import Project
 from testkit.scaleout import S3_CREDENTIALS, MlflowServer, MotoS3, Postgres
-from testkit.tiny_models import NAMES, load_captioner
+from testkit.tiny_models import load_captioner
 
 
 def test_the_pipeline_registers_and_promotes_both_models_on_the_server(served_pipeline: Project,
