@@ -24,7 +24,7 @@ from app.services import db, history, images, models, reading, speech, training
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: str | os.PathLike[str] | None = None,
-               start_models: bool = True) -> Flask:  # fmt: skip
+               start_models: bool = True) -> Flask:
     """Build the app; ``start_models=False`` leaves loading the models to ``start(app)``, e.g. after a fork."""
     instance = Path(instance_path or default_instance_path()).resolve()
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)

@@ -18,7 +18,7 @@ class ApiError(Exception):
     code = "bad_request"
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:  # fmt: skip
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message, self.headers = message, headers or {}
         if status is not None:

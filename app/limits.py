@@ -46,7 +46,7 @@ def too_many_requests(exc: RateLimitExceeded) -> tuple[Response, int]:
     limit = current_app.extensions["limiter"].current_limit
     wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
     response, status = error_response(429, "too_many_requests", f"too many requests from this client (at most "
-                                      f"{exc.description}): try again in {wait} s")  # fmt: skip
+                                      f"{exc.description}): try again in {wait} s")
     response.headers["Retry-After"] = str(wait)
     return response, status
 

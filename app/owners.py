@@ -35,7 +35,7 @@ def renew(response: Response) -> Response:
     """Set (or renew) the cookie; static files, which caches may share, never carry it."""
     if "owner_token" in g and request.endpoint != "static":
         response.set_cookie(COOKIE, g.owner_token, max_age=LIFETIME_S, httponly=True, samesite="Lax",
-                            secure=request.is_secure)  # fmt: skip
+                            secure=request.is_secure)
     return response
 
 

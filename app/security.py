@@ -22,7 +22,7 @@ STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "img-src 'self' blob: data:", "media-src 'self' blob:",
     "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
-])  # fmt: skip
+])
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -43,7 +43,7 @@ def check_same_site() -> None:
     origin, fetch_site = request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site", "").lower()
     if (origin is not None and _host_of(origin) != request.host.lower()) or fetch_site in ("cross-site", "same-site"):
         raise CrossSiteRequest("this request came from another site's page: the service takes changes only from "
-                               "its own page and from clients that are not browsers")  # fmt: skip
+                               "its own page and from clients that are not browsers")
 
 
 def _host_of(origin: str) -> str | None:

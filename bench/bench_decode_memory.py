@@ -119,7 +119,7 @@ def main() -> None:
             row = [name, f"{path.stat().st_size / 2**20:.1f}"]
             for way in ("before", "after"):
                 out = subprocess.run([sys.executable, __file__, "--child", str(path), way], cwd=ROOT, env=env,
-                                     capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+                                     capture_output=True, text=True, check=True).stdout.split()
                 row += out[-2:]
             print("| " + " | ".join(row) + " |", flush=True)
 

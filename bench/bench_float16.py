@@ -78,7 +78,7 @@ def main() -> int:
             times = single_image_ms([captioner, lite, control], images, args.single)
             scores = [score(c, test.texts, names, scenes) for c in (f32, f16)]
             rows.append((kind, search, sizes, convert_s, times, agreement(f16, f32),
-                         agreement(captions_of(control, images), f32), scores))  # fmt: skip
+                         agreement(captions_of(control, images), f32), scores))
             print(f"{kind} {search}: done", file=sys.stderr, flush=True)
 
     print(f"\n{len(names)} test images of {project}; evaluate serves beam {beam_width} (length penalty {penalty}); "
@@ -92,7 +92,7 @@ def main() -> int:
         cells = [kind, search, f"{sizes[0]:.2f}", f"{sizes[1]:.2f}", f"{convert_s:.1f}",
                  *[f"{percentile(t, 50):.1f} / {percentile(t, 95):.1f}" for t in times[:2]],
                  f"{percentile(times[2], 50):.1f}", f"{agree:.4f}", f"{agree_control:.4f}",
-                 f"{scores[0]['bleu4']:.3f} / {scores[1]['bleu4']:.3f}"]  # fmt: skip
+                 f"{scores[0]['bleu4']:.3f} / {scores[1]['bleu4']:.3f}"]
         if scenes:
             cells.append(f"{scores[0]['content']:.3f} / {scores[1]['content']:.3f}")
         print("| " + " | ".join(cells) + " |")

@@ -95,7 +95,7 @@ def main() -> int:
         clone = args.keep.resolve() if args.keep else Path(tmp) / "clone"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True,
-                                text=True, check=True).stdout.strip()  # fmt: skip
+                                text=True, check=True).stdout.strip()
         rows = []
         for stage in STAGES:
             seconds, peak, output = timed([sys.executable, "-m", "dvc", "repro", "--single-item", stage], clone, env)

@@ -34,9 +34,9 @@ from testkit.signs import draw_sign, fonts, photos
 # no spaces but the recogniser's own.
 SETTINGS = [dict(max_side=2000, threads=1), dict(max_side=2000, threads=None), dict(max_side=1280, threads=1),
             dict(max_side=960, threads=1), dict(max_side=2000, threads=1, detector_min_side=736),
-            dict(max_side=2000, threads=1, word_gap=math.inf)]  # fmt: skip
+            dict(max_side=2000, threads=1, word_gap=math.inf)]
 PHRASES = ("NO PARKING\nANY TIME", "OPEN 24 HOURS", "Main Street", "BUS STOP 42", "Public Library",
-           "KEEP CLEAR", "Town Hall", "EXIT 12")  # fmt: skip
+           "KEEP CLEAR", "Town Hall", "EXIT 12")
 PHONE = 3000  # long side of the phone-size pictures, pixels
 SCHEMES = ("white", "green", "blue", "red")
 
@@ -82,7 +82,7 @@ def signs(phone: bool) -> list[tuple[Image.Image, str]]:
 def cold(settings: dict) -> dict:
     """Load and first-read seconds of a reader with ``settings`` in a new process."""
     done = subprocess.run([sys.executable, "-c", COLD_SCRIPT, json.dumps(settings)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=300, check=True)  # fmt: skip
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, timeout=300, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -153,7 +153,7 @@ def main() -> int:
     print("|---" * (3 + len(pictures)) + "|")
     for n, settings in enumerate(chosen):
         print(f"| {label(settings)} | " + " | ".join(f"{median(t):.0f}" for t in times[n])
-              + f" | {median(anchors[n]):.1f} | {median(loads[n]):.2f} |")  # fmt: skip
+              + f" | {median(anchors[n]):.1f} | {median(loads[n]):.2f} |")
     print("\nSigns read exactly (every word, single spaces, case ignored)\n")
     print("| setting | " + " | ".join(f"{kind} ({len(c)})" for kind, c in cases.items()) + " | load avg |")
     print("|---" * (2 + len(cases)) + "|")

@@ -35,7 +35,7 @@ def run(url: str, clients: int, conversions: int, fmt: str) -> tuple[list[float]
     def post(n: int) -> tuple[bool, str]:
         name, data = images[n % len(images)]
         answer = session().post(f"{url}/api/convert", files={"image": (name, data)},
-                                data={"model": MODELS[n % len(MODELS)], "format": fmt}, timeout=60)  # fmt: skip
+                                data={"model": MODELS[n % len(MODELS)], "format": fmt}, timeout=60)
         if answer.status_code != 200:
             return False, f"{answer.status_code} {answer.text[:200]}"
         answers.append(answer.json())
@@ -81,7 +81,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-service-") as folder:
         tracking_uri, models = resolve_store(args.tracking_uri, Path(folder))
         with serve(tracking_uri, Path(folder) / "instance", workers=args.workers, threads=args.threads,
-                   MODEL_POLL_SECONDS="0", RATE_LIMIT="off", ADMIN_TOKEN=ADMIN_TOKEN) as (url, _):  # fmt: skip
+                   MODEL_POLL_SECONDS="0", RATE_LIMIT="off", ADMIN_TOKEN=ADMIN_TOKEN) as (url, _):
             run(url, args.clients, args.clients * 2, args.format)  # warm every worker and thread
             start = time.perf_counter()
             latencies, answers, errors = run(url, args.clients, args.conversions, args.format)

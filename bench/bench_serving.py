@@ -130,7 +130,7 @@ def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_t
         server = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
                                    f"models:/{model}@{PRODUCTION}", "--env-manager", "local", "-h", "127.0.0.1",
                                    "-p", str(port), "-w", str(workers)], cwd=ROOT, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+                                  stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(f"{url}/ping", server)
@@ -149,7 +149,7 @@ def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_t
 
 
 def bench_app(tracking_uri: str, model: str, workers: int, threads: int, images, requests_total: int,
-              folder: Path) -> dict:  # fmt: skip
+              folder: Path) -> dict:
     """This app under gunicorn, as `make run` serves it: ready time and load figures."""
     start = time.perf_counter()
     settings = {"SPEECH_CACHE_ENTRIES": "0", "MODEL_POLL_SECONDS": "0", "RATE_LIMIT": "off"}
@@ -161,7 +161,7 @@ def bench_app(tracking_uri: str, model: str, workers: int, threads: int, images,
         def post(n: int) -> tuple[bool, str]:
             name, data = images[n % len(images)]
             answer = session().post(f"{url}/api/convert", files={"image": (name, data)},
-                                  data={"model": model, "format": "mp3"}, timeout=60)  # fmt: skip
+                                  data={"model": model, "format": "mp3"}, timeout=60)
             ok = answer.status_code == 200 and bool(answer.json().get("caption"))
             return ok, f"{answer.status_code} {answer.text[:120]}"
 

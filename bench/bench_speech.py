@@ -107,7 +107,7 @@ def main() -> None:
                 cached, _ = time_calls(speaker, texts[:1] * args.runs, engine, fmt)
                 assert spoke == engine, f"{engine} did not speak ({spoke} did)"
                 rows += [(label, fmt, "cold (first call, new process)", cold), (label, fmt, "uncached", uncached),
-                         (label, fmt, "cached", cached)]  # fmt: skip
+                         (label, fmt, "cached", cached)]
 
     refused = {"gtts_base_url": f"http://127.0.0.1:{closed_port()}", "breaker_failures": 1, "breaker_reset_s": 3600}
     speaker = Speaker(SpeechSettings(**refused))

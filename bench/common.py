@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # it imports TensorFlow: only the benches that load a model d
 ENCODER_FOLDER, DECODERS_FOLDER = Path("models/encoder"), Path("models")  # featurize's; train's, one per decoder
 PROCESSED, FEATURES = Path("data/processed"), Path("data/features")  # preprocess's; featurize's
 COLOURS = [(0, 0, 0), (255, 255, 255), (128, 128, 128), (220, 30, 30), (30, 160, 60), (30, 60, 220),
-           (240, 220, 40), (245, 140, 30), (130, 50, 160), (245, 160, 190), (120, 75, 40)]  # fmt: skip
+           (240, 220, 40), (245, 140, 30), (130, 50, 160), (245, 160, 190), (120, 75, 40)]
 
 
 def pictures(count: int = 24) -> list[tuple[str, bytes]]:

@@ -62,7 +62,7 @@ class TextReader:
 
     def __init__(self, max_side: int = 2000, min_confidence: float = 0.8, word_gap: float = 0.22,
                  word_gap_over_letters: float = 1.5, detector_min_side: int | None = None,
-                 recognizer_batch: int = 6, threads: int | None = 1) -> None:  # fmt: skip
+                 recognizer_batch: int = 6, threads: int | None = 1) -> None:
         from rapidocr_onnxruntime import RapidOCR  # here, so importing this module loads no onnxruntime
 
         for name in _LIBRARY_LOGGERS:
@@ -84,7 +84,7 @@ class TextReader:
         config = yaml.safe_load(resources.files("rapidocr_onnxruntime").joinpath("config.yaml").read_text())
         models = [config[part]["model_path"].rsplit("/", 1)[-1] for part in ("Det", "Cls", "Rec")]
         settings = ("max_side", "min_confidence", "word_gap", "word_gap_over_letters", "detector_min_side",
-                    "recognizer_batch", "threads")  # fmt: skip
+                    "recognizer_batch", "threads")
         return {"name": "rapidocr", "package": PACKAGE, "version": importlib.metadata.version(PACKAGE),
                 "models": models, **{name: getattr(self, name) for name in settings}}
 
@@ -119,7 +119,7 @@ class TextReader:
         return Reading(" ".join(line.text for line in lines), lines, time.perf_counter() - began)
 
     def _spaced(self, picture: np.ndarray, box: np.ndarray, text: str, chars: list[str],
-                spots: list[list[list[int]]]) -> str:  # fmt: skip
+                spots: list[list[list[int]]]) -> str:
         """The line's text with a space wherever a wide enough blank stretch separates two characters."""
         width, height = np.linalg.norm(box[1] - box[0]), np.linalg.norm(box[3] - box[0])
         if len(chars) != len(spots) or height >= 1.5 * width:  # no per-letter positions, or lettering running down

@@ -27,7 +27,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(tracking_uri: str, instance: Path, *, workers: int = 2, threads: int = 4, ready_timeout: float = 90.0,
-          **settings: str) -> Iterator[tuple[str, Path]]:  # fmt: skip
+          **settings: str) -> Iterator[tuple[str, Path]]:
     """Start ``gunicorn -c app/gunicorn_config.py app.wsgi:app``; yield its base URL and log file; stop it."""
     port = free_port()
     log_path = instance.parent / f"gunicorn-{port}.log"
@@ -35,10 +35,10 @@ def serve(tracking_uri: str, instance: Path, *, workers: int = 2, threads: int =
            "IMAGE_TO_AUDIO_INSTANCE_PATH": str(instance), "IMAGE_TO_AUDIO_PORT": str(port),
            "IMAGE_TO_AUDIO_WORKERS": str(workers), "IMAGE_TO_AUDIO_THREADS": str(threads),
            "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1", "IMAGE_TO_AUDIO_RATE_LIMIT": "off",  # load tests
-           **{f"IMAGE_TO_AUDIO_{key}": value for key, value in settings.items()}}  # fmt: skip
+           **{f"IMAGE_TO_AUDIO_{key}": value for key, value in settings.items()}}
     with open(log_path, "wb") as log:
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_config.py", "app.wsgi:app"],
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout

@@ -11,7 +11,7 @@ RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 160, 60), (30, 60, 220), (240, 22
 
 
 def picture(fmt: str = "PNG", colour: tuple[int, int, int] = RED, size: tuple[int, int] = (64, 48),
-            mode: str = "RGB", **save_args) -> bytes:  # fmt: skip
+            mode: str = "RGB", **save_args) -> bytes:
     """A plain picture of ``colour`` saved as ``fmt`` after conversion to ``mode``."""
     image = Image.new("RGB", size, colour)
     if mode != "RGB":

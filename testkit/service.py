@@ -18,7 +18,7 @@ def settings(store: Store | str, **config) -> dict:
     """The test settings of an app on ``store`` (a Store or a tracking URI)."""
     return {"TESTING": True, "MLFLOW_TRACKING_URI": getattr(store, "uri", store), "ADMIN_TOKEN": TOKEN,
             "MODEL_POLL_SECONDS": 0, "TRAIN_COMMAND": QUICK_TRAIN, "SPEECH_ENGINE": "espeak",
-            "TEXT_WARM_UP": False, "RATE_LIMIT": "off", **config}  # fmt: skip
+            "TEXT_WARM_UP": False, "RATE_LIMIT": "off", **config}
 
 
 def wait_for(client, job_id, headers, timeout=90.0):

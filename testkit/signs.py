@@ -14,7 +14,7 @@ FONT_FILES = ("DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSansMono-Bold.ttf
 PHOTO_NAMES = ("coffee", "chelsea", "rocket", "camera")
 # Plaque colour, lettering colour: a white notice, a green street sign, a blue information sign, a red warning.
 SCHEMES = {"white": ((245, 245, 238), (25, 25, 25)), "green": ((0, 110, 70), (250, 250, 250)),
-           "blue": ((20, 70, 160), (250, 250, 250)), "red": ((200, 30, 30), (250, 250, 250))}  # fmt: skip
+           "blue": ((20, 70, 160), (250, 250, 250)), "red": ((200, 30, 30), (250, 250, 250))}
 
 
 def fonts() -> list[Path]:
@@ -34,7 +34,7 @@ def photos() -> dict[str, Image.Image]:
 
 def draw_sign(photo: Image.Image, words: str, font_path: Path | str, *, height: float = 0.07,
               where: tuple[float, float] = (0.08, 0.1), scheme: str = "white", angle: float = 0.0,
-              jpeg_quality: int | None = 88) -> Image.Image:  # fmt: skip
+              jpeg_quality: int | None = 88) -> Image.Image:
     """The photo with a plaque bearing ``words`` (lines split at newlines), as a camera would save it.
 
     Args:
@@ -61,7 +61,7 @@ def draw_sign(photo: Image.Image, words: str, font_path: Path | str, *, height: 
     draw = ImageDraw.Draw(plaque)
     border = max(2, font.size // 12)
     draw.rounded_rectangle((0, 0, width - 1, tall - 1), radius=margin, fill=(*background, 255),
-                           outline=(*ink, 255), width=border)  # fmt: skip
+                           outline=(*ink, 255), width=border)
     top = margin - boxes[0][1]
     for n, (line, box) in enumerate(zip(lines, boxes)):
         draw.text(((width - box[2]) // 2, top + n * pitch), line, font=font, fill=(*ink, 255))
@@ -74,7 +74,7 @@ def draw_sign(photo: Image.Image, words: str, font_path: Path | str, *, height: 
     if plaque.width > photo.width or plaque.height > photo.height:
         raise ValueError(f"a {plaque.width}x{plaque.height} sign does not fit on a {photo.width}x{photo.height} photo")
     corner = (min(round(where[0] * photo.width), photo.width - plaque.width),  # moved in to keep it all in view
-              min(round(where[1] * photo.height), photo.height - plaque.height))  # fmt: skip
+              min(round(where[1] * photo.height), photo.height - plaque.height))
     out.paste(shadow, (corner[0] + border, corner[1] + border), shadow)
     out.paste(plaque, corner, plaque)
     if jpeg_quality is None:

@@ -51,7 +51,7 @@ TINY = {
               "lstm": {"fit": {"epochs": 15}, "sizes": {"embed_dim": 16, "units": 32, "attention_units": 16}},
               "transformer": {"sizes": {"dim": 16, "heads": 2, "ff_dim": 32}}},
     "evaluate": {"beam_width": 2, "samples": 4, "gate_metric": "bleu1", "float16": True},
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def build_bundles(folder: Path, params: dict[str, Any] | None = None) -> dict[st
     synthetic = params["download"]["synthetic"]
     generate(folder / "raw", SyntheticConfig(**{**synthetic, "splits": tuple(synthetic["splits"])}))
     preprocess(folder / "raw", PreprocessConfig.from_params(params["preprocess"]), folder / "processed",
-               folder / "data_validation.json")  # fmt: skip
+               folder / "data_validation.json")
     tokenizer = load_tokenizer(folder / "processed")
     splits = load_splits(folder / "processed", tokenizer)
 
@@ -216,7 +216,7 @@ def register_both(store: Store, models: dict[str, TinyModel], test_bleu4: dict[s
 
 
 def load_captioner(tracking_uri: str, name: str, version: str = PRODUCTION,
-                   precision: str = "float32") -> CaptionerModel:  # fmt: skip
+                   precision: str = "float32") -> CaptionerModel:
     """A registered version (or alias) loaded in this process as the service loads it (at ``precision``): the
     pyfunc, unwrapped."""
     import mlflow

@@ -56,7 +56,7 @@ def listed(item: pytest.Item, names: tuple[str, ...]) -> bool:
         return False
     module = item.path.relative_to(TESTS).as_posix()
     return any(module.startswith(name) if name.endswith("/") else name in (module, f"{module}::{item.originalname}")
-               for name in names)  # fmt: skip
+               for name in names)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -111,7 +111,7 @@ def shared_store(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str
     from testkit.tiny_models import make_store, register_both
 
     return register_both(make_store(tmp_path_factory.mktemp("mlflow")), tiny_models,
-                         test_bleu4={"captioner-lstm": 0.11, "captioner-transformer": 0.14})  # fmt: skip
+                         test_bleu4={"captioner-lstm": 0.11, "captioner-transformer": 0.14})
 
 
 @pytest.fixture(scope="session")

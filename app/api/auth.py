@@ -20,7 +20,7 @@ def check_admin() -> None:
     expected = current_app.config["ADMIN_TOKEN"]
     if not expected:
         raise ApiError("admin endpoints are turned off: set ADMIN_TOKEN in the environment or the instance "
-                       "config to use them", status=403, code="admin_disabled")  # fmt: skip
+                       "config to use them", status=403, code="admin_disabled")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         g.admin_refused = True  # counted by the failed-authentication rate limit

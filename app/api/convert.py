@@ -32,7 +32,7 @@ def convert() -> Response:
                        f"{config['DEFAULT_MODEL']})", code="unknown_model")
     speaker = extensions["speaker"]
     lang, engine, fmt = check_options(speaker, form.get("lang") or None, form.get("engine") or None,
-                                      form.get("format") or None)  # fmt: skip
+                                      form.get("format") or None)
     model = extensions["models"].get(name)
     if model is None:
         raise ApiError(f"model {name} is not loaded yet; see GET /readyz", status=503, code="model_unavailable")
@@ -53,7 +53,7 @@ def convert() -> Response:
     except EngineError:
         log.exception("speech failed for %r", spoken.text)
         raise ApiError("speech synthesis failed; try again or choose another engine", status=503,
-                       code="speech_unavailable") from None  # fmt: skip
+                       code="speech_unavailable") from None
     kept = kept_jpeg(image, config["RESULT_IMAGE_QUALITY"], config["RESULT_IMAGE_MAX_SIDE"])
     result = extensions["history"].add(
         image=kept, audio=speech.audio, caption=described.caption,

@@ -31,13 +31,13 @@ class ResultNotFound(ApiError):
 def result_json(result: Result) -> dict[str, Any]:
     """A result as the API shows it (the answer of a conversion and an entry of the history)."""
     urls = {f"{kind}_url": url_for(f"api.history.result_{kind}", result_id=result.id)
-            for kind in ("image", "audio", "caption", "zip")}  # fmt: skip
+            for kind in ("image", "audio", "caption", "zip")}
     return {"id": result.id, "created_at": iso(result.created_at), "caption": result.caption,
             "spoken": result.spoken, "in_domain": result.in_domain, "confidence": result.confidence,
             "text": result.text, **urls,
             "processing_time": result.processing_time,
             "model": {"name": result.model_name, "version": result.model_version},
-            "speech": {"engine": result.engine, "lang": result.lang, "format": result.format}}  # fmt: skip
+            "speech": {"engine": result.engine, "lang": result.lang, "format": result.format}}
 
 
 def _history() -> History:
@@ -77,7 +77,7 @@ def history_page() -> Response:
     per_page = _positive_int("per_page", config["HISTORY_PAGE_SIZE"], config["HISTORY_MAX_PAGE_SIZE"])
     results, total = _history().page(page, per_page, _owner())
     response = jsonify(items=[result_json(r) for r in results], page=page, per_page=per_page, total=total,
-                       pages=-(-total // per_page))  # fmt: skip
+                       pages=-(-total // per_page))
     response.headers["Cache-Control"] = PRIVATE
     return response
 
@@ -96,7 +96,7 @@ def _send(result_id: str, kind: str) -> Response:
     path = _history().path(result, kind)
     try:
         response = send_file(path, mimetype=result.mime_type(kind), conditional=True,
-                             download_name=f"{result.id}-{result.file_name(kind)}")  # fmt: skip
+                             download_name=f"{result.id}-{result.file_name(kind)}")
     except FileNotFoundError:  # deleted between the look-up and now
         raise ResultNotFound() from None
     response.headers["Cache-Control"] = PRIVATE

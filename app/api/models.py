@@ -29,7 +29,7 @@ def list_models() -> Response:
             "test_bleu4": served.test_bleu4 if served else None,
             "loaded_at": iso(served.loaded_at) if served else None,
             "error": registry.errors.get(name),
-        })  # fmt: skip
+        })
     return jsonify(models=models, reader=current_app.extensions["reader"].describe())
 
 
@@ -39,4 +39,4 @@ def reload_models() -> Response:
     """Check the aliases now (in the worker that answers; the others check on their schedule)."""
     outcomes = current_app.extensions["models"].refresh()
     return jsonify(success=True, models={name: {"version": o.version, "changed": o.changed, "error": o.error}
-                                         for name, o in outcomes.items()})  # fmt: skip
+                                         for name, o in outcomes.items()})

@@ -20,7 +20,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 MODEL = {"$ref": "#/components/schemas/Model"}
 ADMIN = [{"bearer": []}]
 RESULT_ID = {"name": "result_id", "in": "path", "required": True,
-             "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}  # fmt: skip
+             "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 EMPTY_IS_DEFAULT = "left out or empty: the service's default"
 SPEECH_CHOICE = f"in any case; {EMPTY_IS_DEFAULT}"
@@ -35,7 +35,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
                403: "Admin endpoints off, a wrong token, or sent from another site's page", 404: "Not found",
                409: "A job is already running", 413: "Upload over the size limit", 415: "Not an accepted image type",
                429: "Too many requests from this client (RATE_LIMIT): see Retry-After",
-               503: "Model or speech not available"}  # fmt: skip
+               503: "Model or speech not available"}
     return {str(status): _json(ERROR, reasons[status]) for status in statuses}
 
 
@@ -51,7 +51,7 @@ def _override_schema() -> dict[str, Any]:
         if override.per_decoder:
             where += f" and {override.per_decoder} for each decoder, or only the latter with decoder"
         schema: dict[str, Any] = {"type": {int: "integer", float: "number", str: "string"}[override.kind],
-                                  "description": where}  # fmt: skip
+                                  "description": where}
         if override.choices:
             schema["enum"] = list(override.choices)
         if override.low is not None:
@@ -77,7 +77,7 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
         "engine": {"type": "string", "enum": list(ENGINES), "description": SPEECH_CHOICE},
         "text": {"type": "string", "enum": ["on", "off"], "default": config["TEXT_DEFAULT"],
                  "description": f"read the text in the picture aloud after the caption; {EMPTY_IS_DEFAULT}"},
-        "format": {"type": "string", "enum": list(MIME_TYPES), "description": SPEECH_CHOICE}}}  # fmt: skip
+        "format": {"type": "string", "enum": list(MIME_TYPES), "description": SPEECH_CHOICE}}}
     paths = {
         "/api/convert": {"post": {
             "summary": "Caption a picture and speak the caption; the result is kept, the caller's (owner cookie)",
@@ -148,11 +148,11 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
             "version": nullable, "aliases": {"type": "array", "items": string},
             "test_bleu4": {"type": ["number", "null"]}, "default": {"type": "boolean"}, "default_reason": nullable,
             "loaded": {"type": "boolean"}, "error": nullable}},
-    }  # fmt: skip
+    }
     return {"openapi": "3.1.0", "info": {"title": "image-to-audio", "version": "1.0.0",
                                          "description": "Captions pictures and speaks the captions."},
             "paths": paths, "components": {"schemas": schemas, "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"}}}}  # fmt: skip
+                "bearer": {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"}}}}
 
 
 @bp.get("/openapi.json")

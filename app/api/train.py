@@ -28,7 +28,7 @@ def start_training() -> tuple[Response, int, dict[str, str]]:
     job_id = runner.submit(overrides)
     location = url_for(".training_status", job_id=job_id)
     return jsonify(success=True, job_id=job_id, status="running", estimated_time=estimate, status_url=location), \
-        202, {"Location": location}  # fmt: skip
+        202, {"Location": location}
 
 
 @bp.get("/train/<job_id>")

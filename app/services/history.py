@@ -107,7 +107,7 @@ class History:
         """Delete the rows the retention no longer keeps (``owner``'s quota too, if given); return their ids."""
         keep = self.retention
         ids = {row[0] for row in db.execute("SELECT id FROM results WHERE created_at < ?",
-                                            (time.time() - keep.max_age_s,))}  # fmt: skip
+                                            (time.time() - keep.max_age_s,))}
         over = ("SELECT id FROM (SELECT id, ROW_NUMBER() OVER newest AS n, SUM(size_bytes) OVER newest AS running "
                 "FROM results {where} WINDOW newest AS (" + NEWEST_FIRST + ")) WHERE running > ? AND n > 1")
         ids |= {row[0] for row in db.execute(over.format(where=""), (keep.max_bytes,))}
@@ -136,7 +136,7 @@ class History:
         with connect(self.database) as db:
             total = db.execute(f"SELECT COUNT(*) FROM results {where}", args).fetchone()[0]
             rows = db.execute(f"SELECT * FROM results {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
-                              (*args, per_page, (page - 1) * per_page)).fetchall()  # fmt: skip
+                              (*args, per_page, (page - 1) * per_page)).fetchall()
         return [_result(row) for row in rows], total
 
     def delete(self, result_id: str, owner: str | None) -> bool:
@@ -145,7 +145,7 @@ class History:
             return False
         with connect(self.database, write=True) as db:
             deleted = db.execute("DELETE FROM results WHERE id = ? AND (? IS NULL OR owner = ?)",
-                                 (result_id, owner, owner)).rowcount  # fmt: skip
+                                 (result_id, owner, owner)).rowcount
         if deleted:
             shutil.rmtree(self.results_dir / result_id, ignore_errors=True)
         return bool(deleted)
@@ -182,7 +182,7 @@ class History:
         with connect(self.database, write=True) as db:
             unmeasured = [row[0] for row in db.execute("SELECT id FROM results WHERE size_bytes IS NULL")]
             db.executemany("UPDATE results SET size_bytes = ? WHERE id = ?",
-                           [(_folder_bytes(self.results_dir / i), i) for i in unmeasured])  # fmt: skip
+                           [(_folder_bytes(self.results_dir / i), i) for i in unmeasured])
             expired = self._expire(db)
             known = {row[0] for row in db.execute("SELECT id FROM results")}
         self._remove_files(expired)
@@ -203,7 +203,7 @@ class History:
         if every_s > 0 and self._sweeping_in != os.getpid():
             self._sweeping_in = os.getpid()
             threading.Thread(target=self._sweep_until_stopped, args=(every_s,), name="history-sweeper",
-                             daemon=True).start()  # fmt: skip
+                             daemon=True).start()
 
     def _sweep_until_stopped(self, every_s: float) -> None:
         while not self._stop.wait(every_s):
@@ -263,7 +263,7 @@ def init_app(app: Flask) -> None:
     """Open the store in the instance folder, measure, expire and sweep what a crash left; add ``flask results``."""
     instance, config = Path(app.instance_path), app.config
     retention = Retention(config["HISTORY_MAX_BYTES"], config["HISTORY_MAX_AGE_DAYS"] * 86400,
-                          config["HISTORY_OWNER_QUOTA_BYTES"])  # fmt: skip
+                          config["HISTORY_OWNER_QUOTA_BYTES"])
     history = History(instance / config["DATABASE_NAME"], instance / config["RESULTS_DIR_NAME"], retention)
     history.sweep()
     app.extensions["history"] = history

@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 
 # Pillow's format name -> the MIME type clients know it by. GIF and animated WebP give their first frame.
 ACCEPTED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
-            "BMP": "image/bmp", "HEIF": "image/heic"}  # fmt: skip
+            "BMP": "image/bmp", "HEIF": "image/heic"}
 ACCEPTED_TEXT = "JPEG, PNG, WebP, GIF, BMP, HEIC/HEIF (image/jpeg, image/png, image/webp, image/gif, " \
-                "image/bmp, image/heic, image/heif)"  # fmt: skip
+                "image/bmp, image/heic, image/heif)"
 REDUCE_BAND_ROWS = 128  # output rows per band when reducing a big picture
 REDUCIBLE_MODES = {"L", "LA", "I", "F", "RGB", "RGBA", "RGBa", "CMYK", "PA"}  # Image.reduce takes these
 WIDER_MODES = {"1": "L", "P": "RGBA"}  # reduced band by band in these (16-bit ones are resized as they are)
@@ -146,7 +146,7 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         return image
     try:
         return ImageCms.profileToProfile(image, ImageCms.ImageCmsProfile(io.BytesIO(profile)), SRGB,
-                                         outputMode="RGB")  # fmt: skip
+                                         outputMode="RGB")
     except Exception as exc:  # an unreadable profile of an untrusted file: keep the values as they are
         log.info("ignoring an unusable ICC profile: %s", exc)
         return image

@@ -157,14 +157,14 @@ class ModelRegistry:
         served = current.version if current else None
         if down is not None:
             return self._failed(name, served, f"{name}@{self.alias}: the model store is unreachable",
-                                f"the tracking server {self.tracking_uri} is unreachable ({down})")  # fmt: skip
+                                f"the tracking server {self.tracking_uri} is unreachable ({down})")
         try:
             version = self._client().get_model_version_by_alias(name, self.alias)
         except Exception as exc:  # MlflowException (no such model or alias) or the store unreachable
             if getattr(exc, "error_code", None) in NOT_FOUND:
                 return self._failed(name, served, f"{name}@{self.alias} is not in the model store", _first_line(exc))
             return self._failed(name, served, f"{name}@{self.alias}: the model store could not be read",
-                                _first_line(exc))  # fmt: skip
+                                _first_line(exc))
         if current is not None and current.version == str(version.version):
             if tuple(version.aliases) != current.aliases:
                 self._swap(name, dataclasses.replace(current, aliases=tuple(version.aliases)))
@@ -216,7 +216,7 @@ class ModelRegistry:
             raise ModelRefused("it lacks the contract: caption_images(images) and a dict `info`")
         if (getattr(captioner, "precision", None) or "float32") != self.precision:  # logged before float16 existed
             raise ModelRefused(f"it cannot load as {self.precision}: it was logged without a {self.precision} export "
-                               "(evaluate.float16)")  # fmt: skip
+                               "(evaluate.float16)")
         run = client.get_run(version.run_id).data if version.run_id else None
         metrics, tags = (run.metrics, run.tags) if run else ({}, {})
         gate = (tags["gate.metric"], metrics["gate_score"]) if "gate.metric" in tags and "gate_score" in metrics else None
@@ -255,4 +255,4 @@ def init_app(app: Flask) -> None:
     """Attach the registry; ``create_app`` or the gunicorn worker hook starts it."""
     app.extensions["models"] = ModelRegistry(app.config["MLFLOW_TRACKING_URI"], app.config["MODEL_NAMES"],
                                              app.config["MODEL_ALIAS"], app.config["MODEL_POLL_SECONDS"],
-                                             app.config["MODEL_WARM_UP"], app.config["MODEL_PRECISION"])  # fmt: skip
+                                             app.config["MODEL_WARM_UP"], app.config["MODEL_PRECISION"])

@@ -17,7 +17,7 @@ from pipeline.spoken import spoken_languages
 
 _FIELDS = {UnsupportedLanguageError: ("unsupported_language", "lang"),  # error -> (code, form field)
            UnsupportedFormatError: ("unsupported_format", "format"),
-           UnknownEngineError: ("unknown_engine", "engine")}  # fmt: skip
+           UnknownEngineError: ("unknown_engine", "engine")}
 
 
 def check_options(speaker: Speaker, lang: str | None, engine: str | None, fmt: str | None) -> tuple[str, str, str]:

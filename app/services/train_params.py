@@ -85,7 +85,7 @@ def check_overrides(body: Any, table: Mapping[str, Override] = OVERRIDES) -> dic
     if "decoder" in checked and not any(table[field].per_decoder for field in checked):
         scoped = ", ".join(field for field, override in table.items() if override.per_decoder)
         raise InvalidOverride(f"decoder only says which decoder the fit settings apply to: give one of {scoped} "
-                              "with it")  # fmt: skip
+                              "with it")
     return checked
 
 

@@ -65,7 +65,7 @@ def find_outcome(tracking_uri: str, alias: str, job_id: str, since: float) -> di
     runs = client.search_runs(experiments, f"tags.`{JOB_TAG}` = '{job_id}'", order_by=newest, max_results=1)
     if not runs:
         runs = client.search_runs(experiments, f"attributes.start_time >= {int(since * 1000)}", order_by=newest,
-                                  max_results=1)  # fmt: skip
+                                  max_results=1)
     if not runs:
         return {}
     run_id = runs[0].info.run_id
@@ -75,7 +75,7 @@ def find_outcome(tracking_uri: str, alias: str, job_id: str, since: float) -> di
     version = max(versions, key=lambda v: int(v.version))
     aliases = client.get_model_version(version.name, version.version).aliases
     return {"mlflow_run_id": run_id, "model_name": version.name, "model_version": str(version.version),
-            "promoted": alias in aliases, "promotion_reason": runs[0].data.tags.get("gate.reason")}  # fmt: skip
+            "promoted": alias in aliases, "promotion_reason": runs[0].data.tags.get("gate.reason")}
 
 
 def estimate(past: Sequence[tuple[int | None, float]], epochs: int | None, default_s: float) -> float:

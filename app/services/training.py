@@ -43,7 +43,7 @@ class TrainingRunner:
     """Starts jobs, watches them, and answers for them."""
 
     def __init__(self, database: Path, jobs_dir: Path, config: dict[str, Any],
-                 on_finish: Callable[[], object] = lambda: None) -> None:  # fmt: skip
+                 on_finish: Callable[[], object] = lambda: None) -> None:
         self.database, self.jobs_dir, self.on_finish = database, jobs_dir, on_finish
         self.command, self.cwd = list(config["TRAIN_COMMAND"]), config["TRAIN_CWD"]
         self.tracking_uri, self.alias = config["MLFLOW_TRACKING_URI"], config["MODEL_ALIAS"]
@@ -60,14 +60,14 @@ class TrainingRunner:
         if lock is None:
             running = self._running_id()
             raise TrainingBusy(f"training job {running or '(starting)'} is still running; one job runs at a time: "
-                               "wait for it to finish (GET /api/train/<job_id>)")  # fmt: skip
+                               "wait for it to finish (GET /api/train/<job_id>)")
         try:
             job_id, argv = uuid.uuid4().hex, [*self.command, *dvc_set_arguments(overrides)]
             with connect(self.database, write=True) as db:
                 db.execute("INSERT INTO train_jobs (id, status, params, command, created_at) VALUES (?, ?, ?, ?, ?)",
                            (job_id, "running", json.dumps(overrides), json.dumps(argv), time.time()))
             threading.Thread(target=self._run, args=(job_id, argv, lock), name=f"train-{job_id[:8]}",
-                             daemon=True).start()  # fmt: skip
+                             daemon=True).start()
         except BaseException:
             os.close(lock)
             raise
@@ -133,7 +133,7 @@ class TrainingRunner:
         """Seconds a job should take, from past successful ones (scaled by epochs when both say)."""
         with connect(self.database) as db:
             rows = db.execute("SELECT params, finished_at - created_at AS took FROM train_jobs WHERE status = "
-                              "'succeeded' ORDER BY finished_at DESC LIMIT 10").fetchall()  # fmt: skip
+                              "'succeeded' ORDER BY finished_at DESC LIMIT 10").fetchall()
         past = [(json.loads(row["params"]).get("epochs"), row["took"]) for row in rows]
         return train_progress.estimate(past, overrides.get("epochs"), self.default_estimate_s)
 
@@ -156,7 +156,7 @@ class TrainingRunner:
         inherited = {key: value for key, value in os.environ.items() if key not in SECRET_ENV}
         return {**inherited, **QUIET_ENV, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
                 "PYTHONUNBUFFERED": "1", "MLFLOW_TRACKING_URI": self.tracking_uri,
-                "MLFLOW_REGISTRY_URI": self.tracking_uri, JOB_ENV: job_id}  # fmt: skip
+                "MLFLOW_REGISTRY_URI": self.tracking_uri, JOB_ENV: job_id}
 
     def _row(self, job_id: str):
         with connect(self.database) as db:
@@ -178,4 +178,4 @@ def init_app(app: Flask) -> None:
     instance = Path(app.instance_path)
     registry = app.extensions["models"]
     app.extensions["training"] = TrainingRunner(instance / app.config["DATABASE_NAME"], instance / "train",
-                                                dict(app.config), on_finish=registry.refresh)  # fmt: skip
+                                                dict(app.config), on_finish=registry.refresh)

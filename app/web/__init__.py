@@ -27,7 +27,7 @@ def index() -> str:
         engines=ENGINES,
         formats=list(MIME_TYPES), speech=speech, page_size=config["HISTORY_PAGE_SIZE"],
         text_default=config["TEXT_DEFAULT"],
-    )  # fmt: skip
+    )
 
 
 @bp.get("/admin")

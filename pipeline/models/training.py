@@ -130,7 +130,7 @@ def train_decoder(kind: str, grids: dict[str, np.ndarray], splits: dict[str, Spl
     model = caption_model(decoder, cells, dim, length - 1, name=f"{kind}_captioner")
     weights = token_weights(tokenizer, fit.token_weights or {})
     train_grids, train_captions = oversample(grids["train"], splits["train"].captions, np.flatnonzero(weights != 1),
-                                             fit.oversample)  # fmt: skip
+                                             fit.oversample)
     train = caption_dataset(train_grids, train_captions, fit.batch_size, True, fit.seed, fit.captions_per_image,
                             fit.grouped)
     # 500: the captions of 100 images, so that the embedded dev split has no short last batch for XLA to compile
@@ -144,7 +144,7 @@ def train_decoder(kind: str, grids: dict[str, np.ndarray], splits: dict[str, Spl
 
 
 def oversample(grids: np.ndarray, captions: np.ndarray, token_ids: np.ndarray,
-               times: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+               times: int) -> tuple[np.ndarray, np.ndarray]:
     """The images whose captions [N, 5, L] use any of ``token_ids``, ``times`` times in all; the others once."""
     if times <= 1 or not len(token_ids):
         return grids, captions

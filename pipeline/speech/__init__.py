@@ -36,7 +36,7 @@ __all__ = [
     "LANGUAGES", "MIME_TYPES", "Speaker", "SpeechError", "SpeechResult",
     "SpeechSettings", "TextTooLongError", "UnknownEngineError", "UnsupportedFormatError",
     "UnsupportedLanguageError", "default_speaker", "synthesize",
-]  # fmt: skip
+]
 
 _default: Speaker | None = None
 _default_lock = threading.Lock()

@@ -43,7 +43,7 @@ def test_an_upload_over_the_limit_gets_413(make_app):
     encode(Image.new("RGB", (8, 8)), "TIFF"),
     encode(Image.new("RGB", (8, 8)), "ICO"),
     b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + bytes(64),
-], ids=["text", "pdf", "svg", "tiff", "ico", "avif"])  # fmt: skip
+], ids=["text", "pdf", "svg", "tiff", "ico", "avif"])
 def test_other_types_get_415_naming_the_accepted_ones(convert, data):
     assert_error(convert(data, filename="photo.jpg"), 415, "unsupported_media_type", *ACCEPTED_NAMES)
 
@@ -84,7 +84,7 @@ def test_no_image_field_gets_400(client):
     ("lang", "klingon", "unsupported_language", "en"),
     ("format", "ogg", "unsupported_format", "mp3, wav"),
     ("engine", "festival", "unknown_engine", "auto, espeak, gtts"),
-])  # fmt: skip
+])
 def test_bad_options_get_400_naming_the_field_and_the_choices_not_the_value(convert, field, value, code, hint):
     answer = convert(**{field: value})
     assert_error(answer, 400, code, f"{field} must be one of", hint)

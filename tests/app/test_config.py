@@ -40,7 +40,7 @@ def test_the_defaults():
     ({"TRAIN_COMMAND": "dvc exp run"}, "no shell"),
     ({"MAX_CONTENT_LENGTH": 0}, "MAX_CONTENT_LENGTH"),
     ({"MODEL_PRECISION": "bfloat16"}, "MODEL_PRECISION"),
-])  # fmt: skip
+])
 def test_settings_it_cannot_run_with_fail_at_start(tmp_path, setting, message):
     with pytest.raises(ValueError, match=message):
         create_app({"MODEL_POLL_SECONDS": 0, **setting}, instance_path=tmp_path, start_models=False)

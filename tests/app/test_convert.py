@@ -101,7 +101,7 @@ def test_the_clients_file_name_is_never_a_path(app, convert):
     body = convert(filename="../../../../etc/evil.png").json
     instance = Path(app.instance_path)
     assert sorted(p.name for p in (instance / "results" / body["id"]).iterdir()) == ["audio.mp3", "caption.txt",
-                                                                                   "image.jpg"]  # fmt: skip
+                                                                                   "image.jpg"]
     escaped = instance / "results" / body["id"] / "../../../../etc"  # where the name would have led
     assert not any(p.name == "evil.png" for p in instance.parents[1].rglob("*")) and not escaped.exists()
 

@@ -42,7 +42,7 @@ def test_ordinary_pictures_are_decoded_and_prepared_exactly_as_before(app, fmt, 
 
 @pytest.mark.parametrize(("mode", "fmt"), [("RGB", "JPEG"), ("L", "JPEG"), ("CMYK", "JPEG"), ("RGBA", "PNG"),
                                            ("I;16", "PNG"), ("P", "GIF"), ("1", "PNG"), ("LA", "PNG"),
-                                           ("RGB", "WEBP"), ("RGB", "BMP")])  # fmt: skip
+                                           ("RGB", "WEBP"), ("RGB", "BMP")])
 def test_big_pictures_of_every_mode_are_decoded_at_most_the_largest_size_needed(mode, fmt):
     image = Image.new("RGB", (4000, 3000), BLUE)
     image.paste(RED, (0, 0, 2000, 3000))  # left half red
@@ -79,7 +79,7 @@ def test_the_kept_picture_carries_no_metadata(client, convert):
     exif[0x010F], exif[0x0110] = "secret maker", "secret model"
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     data = encode(photo((300, 200)), "JPEG", exif=exif.tobytes(), icc_profile=srgb, comment=b"secret comment",
-                  xmp=b"<x:xmpmeta>secret place</x:xmpmeta>")  # fmt: skip
+                  xmp=b"<x:xmpmeta>secret place</x:xmpmeta>")
     assert data.count(b"secret") == 4
     kept = client.get(convert(data, filename="meta.jpg").json["image_url"]).data
     assert b"secret" not in kept

@@ -33,7 +33,7 @@ def test_history_is_newest_first_and_paged(make_app, caption_of):
     ("per_page=101", "per_page must be an integer from 1 to 100"),
     ("per_page=-1", "per_page must be an integer from 1 to 100"),
     ("page=%3Cscript%3E", "page must be an integer from 1 to 1000000"),
-])  # fmt: skip
+])
 def test_bad_paging_gets_400_without_the_value(client, still_serving, query, message):
     answer = client.get(f"/api/history?{query}")
     assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_query"

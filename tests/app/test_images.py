@@ -56,14 +56,14 @@ def test_an_iphone_style_heic_with_rotation_is_upright(client, convert, caption_
 
 @pytest.mark.parametrize(("orientation", "size", "red_at"), [
     (1, (60, 30), "left"), (3, (60, 30), "right"), (6, (30, 60), "top"), (8, (30, 60), "bottom"),
-])  # fmt: skip
+])
 def test_exif_orientation_is_applied(client, convert, orientation, size, red_at):
     body = convert(with_orientation(orientation), filename="x.jpg").json
     kept = kept_image(client, body)
     assert kept.size == size
     w, h = size
     halves = {"left": (0, 0, w // 2, h), "right": (w // 2, 0, w, h), "top": (0, 0, w, h // 2),
-              "bottom": (0, h // 2, w, h)}  # fmt: skip
+              "bottom": (0, h // 2, w, h)}
     opposite = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}[red_at]
     assert_colour(kept.crop(halves[red_at]), RED, tolerance=40)
     assert_colour(kept.crop(halves[opposite]), BLUE, tolerance=40)

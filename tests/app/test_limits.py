@@ -12,7 +12,7 @@ from testkit.pictures import picture
 
 def convert(client, **environ):
     return client.post("/api/convert", data={"image": (io.BytesIO(picture()), "p.png")},
-                       content_type="multipart/form-data", environ_overrides=environ)  # fmt: skip
+                       content_type="multipart/form-data", environ_overrides=environ)
 
 
 def assert_limited(answer) -> None:
@@ -46,11 +46,11 @@ def test_failed_admin_authentication_is_limited_and_success_is_not(make_app):
     guesser = app.test_client()
     wrong = {"Authorization": "Bearer " + "x" * 40}
     attempts = [guesser.post("/api/train", json={}, headers=wrong, environ_overrides={"REMOTE_ADDR": "192.0.2.9"})
-                for _ in range(3)]  # fmt: skip
+                for _ in range(3)]
     assert [a.status_code for a in attempts[:2]] == [403, 403]
     assert_limited(attempts[2])
     right = guesser.get("/api/train/" + "0" * 32, headers={"Authorization": f"Bearer {TOKEN}"},
-                        environ_overrides={"REMOTE_ADDR": "192.0.2.9"})  # fmt: skip
+                        environ_overrides={"REMOTE_ADDR": "192.0.2.9"})
     assert_limited(right)  # a throttled client waits, whatever token it sends next
     assert guesser.get("/api/history", environ_overrides={"REMOTE_ADDR": "192.0.2.9"}).status_code == 200  # no token
 

@@ -45,7 +45,7 @@ def test_every_database_upgrades_to_the_newest_revision(make_app, tmp_path, admi
             db.executescript(schema)
             db.execute("INSERT INTO results (id, created_at, caption, model_name, model_version, engine, lang, format,"
                        " processing_time) VALUES (?, strftime('%s'), 'a red square', 'captioner-lstm', '1', 'espeak',"
-                       " 'en', 'mp3', 0.1)", ("a" * 32,))  # fmt: skip
+                       " 'en', 'mp3', 0.1)", ("a" * 32,))
     app = make_app()
     assert revision(database) == HEAD
     assert {"spoken", "in_domain", "confidence", "text", "owner", "size_bytes"} <= columns(database)

@@ -88,9 +88,9 @@ def test_the_watcher_notices_a_promotion_without_a_request(make_app, store, tiny
 
 
 @pytest.mark.parametrize(("bad", "why"), [("damaged", "decoder.keras"), ("silent", "returned []")],
-                         ids=["damaged-file", "no-answer"])  # fmt: skip
+                         ids=["damaged-file", "no-answer"])
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving(make_app, store, convert_on, admin_headers,
-                                                                 tiny_models, tmp_path, caplog, bad, why):  # fmt: skip
+                                                                 tiny_models, tmp_path, caplog, bad, why):
     app = make_app(store)
     client = app.test_client()
     lstm = tiny_models["lstm"]

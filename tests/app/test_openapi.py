@@ -26,6 +26,6 @@ def test_the_document_follows_the_settings(make_app):
     assert train["properties"]["epochs"] == {
         "type": "integer", "minimum": 1, "maximum": 500,
         "description": "params.yaml: train.fit.epochs and train.{decoder}.fit.epochs for each decoder, "
-                       "or only the latter with decoder"}  # fmt: skip
+                       "or only the latter with decoder"}
     assert train["properties"]["dataset_size"]["description"] == "params.yaml: download.synthetic.num_images"
     assert spec["paths"]["/api/train"]["post"]["security"] == [{"bearer": []}]

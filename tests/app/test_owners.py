@@ -11,7 +11,7 @@ from testkit.pictures import BLUE, RED, picture
 
 def convert(client, colour=RED) -> str:
     answer = client.post("/api/convert", data={"image": (io.BytesIO(picture("PNG", colour)), "p.png")},
-                         content_type="multipart/form-data")  # fmt: skip
+                         content_type="multipart/form-data")
     assert answer.status_code == 200, answer.json
     return answer.json["id"]
 

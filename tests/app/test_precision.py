@@ -21,7 +21,7 @@ def test_float16_serves_the_float16_export(make_app, evaluated):
     assert client.get("/readyz").status_code == 200
     models = {m["name"]: m for m in client.get("/api/models").json["models"]}
     assert {name: (m["precision"], m["error"]) for name, m in models.items()} == {
-        "captioner-lstm": ("float16", None), "captioner-transformer": ("float16", None)}  # fmt: skip
+        "captioner-lstm": ("float16", None), "captioner-transformer": ("float16", None)}
     data = picture("PNG", GREEN)
     for name in models:
         served = app.extensions["models"].get(name).captioner

@@ -8,7 +8,7 @@ from app import create_app
 from testkit.service import TOKEN, wait_for
 
 CSP = ("default-src 'self'", "script-src 'self'", "img-src 'self' blob: data:", "media-src 'self' blob:",
-       "frame-ancestors 'none'")  # fmt: skip
+       "frame-ancestors 'none'")
 
 
 def assert_security_headers(answer) -> None:
@@ -40,7 +40,7 @@ def test_results_are_private_and_never_stored_by_caches(client, convert):
     {"Origin": "null"},  # a sandboxed frame or a file:// page
     {"Sec-Fetch-Site": "cross-site"},
     {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost"},  # another subdomain's page
-])  # fmt: skip
+])
 def test_changes_from_another_sites_page_get_403(client, convert, headers):
     kept = convert().json["id"]
     for answer in (convert(headers=headers), client.delete(f"/api/history/{kept}", headers=headers),

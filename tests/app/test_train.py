@@ -23,7 +23,7 @@ from testkit.tiny_models import Captions
     ({"Authorization": "Bearer "}, 401, "unauthorized"),
     ({"Authorization": "Bearer wrong-token"}, 403, "forbidden"),
     ({"Authorization": f"Bearer {TOKEN}x"}, 403, "forbidden"),
-])  # fmt: skip
+])
 def test_training_needs_the_admin_token(client, still_serving, headers, status, code):
     for answer in (client.post("/api/train", json={"epochs": 1}, headers=headers),
                    client.get("/api/train/" + "0" * 32, headers=headers),
@@ -65,7 +65,7 @@ def test_without_a_configured_token_training_is_off(make_app, monkeypatch):
     ({"++train.fit.epochs": 1}, "unknown parameter"),
     ([1, 2], "JSON object"),
     ("epochs", "JSON object"),
-])  # fmt: skip
+])
 def test_bad_overrides_get_400(client, admin_headers, still_serving, body, words):
     answer = client.post("/api/train", json=body, headers=admin_headers)
     assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_override"
@@ -81,7 +81,7 @@ def test_bad_overrides_get_400(client, admin_headers, still_serving, body, words
     ({"decoder": "lstm", "batch_size": 32, "seed": 7}, ["++train.lstm.fit.batch_size=32", "++train.lstm.fit.seed=7"]),
     ({"dataset_size": 20, "decoder": "transformer", "learning_rate": 1e-6},
      ["++download.synthetic.num_images=20", "++train.transformer.fit.learning_rate=1e-06"]),
-])  # fmt: skip
+])
 def test_overrides_become_set_params(body, arguments):
     from app.services.train_params import check_overrides, dvc_set_arguments
 
@@ -92,7 +92,7 @@ def test_overrides_become_set_params(body, arguments):
     (b"{not json", "the body is not valid JSON: send an object such as {\"epochs\": 3}"),
     (b'{"learning_rate": NaN}', "learning_rate must be a number from 1e-06 to 1"),
     (b'{"learning_rate": Infinity}', "learning_rate must be a number from 1e-06 to 1"),
-])  # fmt: skip
+])
 def test_invalid_json_gets_400(client, admin_headers, raw, words):
     answer = client.post("/api/train", data=raw, headers={**admin_headers, "Content-Type": "application/json"})
     assert answer.status_code == 400 and answer.json["error"]["code"] == "invalid_override"
@@ -100,7 +100,7 @@ def test_invalid_json_gets_400(client, admin_headers, raw, words):
 
 
 def test_a_real_training_job_ends_in_a_new_served_model_version(make_app, trained_project, admin_headers,
-                                                                 monkeypatch):  # fmt: skip
+                                                                 monkeypatch):
     """`dvc exp run` of the tiny pipeline through the API: the transformer learns and beats its untrained version."""
     from mlflow import MlflowClient
 
@@ -151,7 +151,7 @@ def test_a_real_training_job_ends_in_a_new_served_model_version(make_app, traine
     assert served == {"captioner-lstm": before["captioner-lstm"], "captioner-transformer": version}
     data = picture("PNG", BLUE)  # reloaded when the job ended: the new version answers
     body = client.post("/api/convert", data={"image": (io.BytesIO(data), "b.png"),
-                                             "model": "captioner-transformer"}).json  # fmt: skip
+                                             "model": "captioner-transformer"}).json
     assert body["model"] == {"name": "captioner-transformer", "version": version}
     assert body["caption"] == Captions(uri, ["captioner-transformer"])(data, "captioner-transformer")
 

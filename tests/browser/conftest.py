@@ -27,7 +27,7 @@ from tests.browser.actions import TIMEOUT_MS, Site, open_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-proxy-server"]  # fmt: skip
+                 "--disable-component-update", "--disable-sync", "--no-proxy-server"]
 AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
 
 expect.set_options(timeout=TIMEOUT_MS)

@@ -51,7 +51,7 @@ def test_another_sites_page_cannot_post_to_the_service(page: Page, site: Site):
     target = site.url  # http://127.0.0.1:<port>
     evil = target.replace("127.0.0.1", "localhost") + "/elsewhere.html"
     form = (f'<form method="post" enctype="multipart/form-data" action="{target}/api/convert">'
-            '<input type="file" name="image"><button>Send</button></form>')  # fmt: skip
+            '<input type="file" name="image"><button>Send</button></form>')
     page.route(evil, lambda route: route.fulfill(body=form, content_type="text/html"))
     page.goto(evil)
     page.set_input_files("input[name=image]", files=[png("red.png", RED)])

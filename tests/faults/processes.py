@@ -36,7 +36,7 @@ class Server:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+                                            stderr=subprocess.STDOUT, start_new_session=True)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -54,7 +54,7 @@ class Server:
             time.sleep(0.2)
         last = f"{answer.status_code} {answer.text[:300]}" if answer is not None else "no answer"
         raise AssertionError(f"GET {path} did not answer {status} within {timeout} s (last: {last}):\n"
-                             f"{self.log()[-3000:]}")  # fmt: skip
+                             f"{self.log()[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL the whole process group at once (no handler runs, nothing is flushed or cleaned up)."""
@@ -114,16 +114,16 @@ class Gunicorn(Server):
     """
 
     def __init__(self, tracking_uri: str, instance: Path, *, workers: int = 1, threads: int = 4,
-                 **settings: object) -> None:  # fmt: skip
+                 **settings: object) -> None:
         port = free_port()
         env = {**os.environ, **QUIET_ENV, **LOOPBACK, "MLFLOW_TRACKING_URI": tracking_uri,
                "IMAGE_TO_AUDIO_INSTANCE_PATH": str(instance), "IMAGE_TO_AUDIO_PORT": str(port),
                "IMAGE_TO_AUDIO_WORKERS": str(workers), "IMAGE_TO_AUDIO_THREADS": str(threads),
                "IMAGE_TO_AUDIO_RATE_LIMIT": "off",
                **{f"IMAGE_TO_AUDIO_{key}": value if isinstance(value, str) else json.dumps(value)
-                  for key, value in settings.items()}}  # fmt: skip
+                  for key, value in settings.items()}}
         super().__init__([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_config.py", "app.wsgi:app"],
-                         instance.parent / f"gunicorn-{port}.log", f"http://127.0.0.1:{port}", env)  # fmt: skip
+                         instance.parent / f"gunicorn-{port}.log", f"http://127.0.0.1:{port}", env)
 
 
 class MlflowServer(Server):
@@ -137,4 +137,4 @@ class MlflowServer(Server):
             env.pop(key, None)
         super().__init__([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend_uri,
                           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                         log_path, f"http://127.0.0.1:{port}", env, cwd=log_path.parent)  # fmt: skip
+                         log_path, f"http://127.0.0.1:{port}", env, cwd=log_path.parent)

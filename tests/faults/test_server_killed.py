@@ -58,7 +58,7 @@ class Clients:
             form = {"format": ("mp3", "wav")[(i + n) % 2]}
             try:
                 answer = requests.post(f"{self.url}/api/convert", files={"image": ("p.png", data)}, data=form,
-                                       timeout=60)  # fmt: skip
+                                       timeout=60)
             except requests.RequestException:  # the server is gone: keep trying until told to stop
                 time.sleep(0.05)
                 continue
@@ -125,7 +125,7 @@ def history(url: str) -> list[dict]:
     entries, page = [], 1
     while True:
         body = requests.get(f"{url}/api/history", params={"page": page, "per_page": 100}, timeout=10,
-                            headers={"Authorization": f"Bearer {TOKEN}"}).json()  # fmt: skip
+                            headers={"Authorization": f"Bearer {TOKEN}"}).json()
         entries += body["items"]
         if page >= body["pages"]:
             assert len(entries) == body["total"]

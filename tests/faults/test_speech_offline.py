@@ -23,7 +23,7 @@ def gtts_app(store, base_url: str, instance, **config):
     """An app on ``store`` whose default voice is gTTS at ``base_url`` (the lstm model only, to load faster)."""
     return create_app(settings(store, SPEECH_ENGINE="gtts", SPEECH_GTTS_BASE_URL=base_url,
                                SPEECH_GTTS_TIMEOUT_S=TIMEOUT_S, MODEL_NAMES=["captioner-lstm"], **config),
-                      instance_path=instance)  # fmt: skip
+                      instance_path=instance)
 
 
 def timed_convert(client, data: bytes, **fields):

@@ -36,7 +36,7 @@ def copy_store(uri: str, into: Path) -> str:
 
 
 def test_the_service_starts_without_its_tracking_server_and_recovers_when_it_comes(shared_store, caption_of,
-                                                                                   tmp_path):  # fmt: skip
+                                                                                   tmp_path):
     """Store down at start: up at once, not ready, 503 in JSON; the server comes up: ready and converting."""
     backend = copy_store(shared_store.uri, tmp_path / "mlflow.db")
     port = free_port()  # where the tracking server will listen, once it runs

@@ -23,6 +23,6 @@ def app(shared_store, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The fuzz tests' app: real tiny models, real espeak-ng, a training command that only prints."""
     app = create_app(settings(shared_store, SPEECH_GTTS_BASE_URL=CLOSED_PORT,
                               TRAIN_CWD=str(tmp_path_factory.mktemp("fuzz-train"))),
-                     instance_path=tmp_path_factory.mktemp("fuzz-instance"))  # fmt: skip
+                     instance_path=tmp_path_factory.mktemp("fuzz-instance"))
     assert app.config["TRAIN_COMMAND"] == QUICK_TRAIN  # never the real `dvc exp run`
     return app

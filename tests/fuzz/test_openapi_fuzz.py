@@ -52,7 +52,7 @@ def served_document() -> dict:
 
 DOCUMENT = served_document()
 ADMIN_ONLY = {(method.upper(), path) for path, item in DOCUMENT["paths"].items()
-              for method, operation in item.items() if operation.get("security")}  # fmt: skip
+              for method, operation in item.items() if operation.get("security")}
 # The token goes with every request; Schemathesis makes no Authorization header of its own
 with_token = schemathesis.openapi.from_dict(DOCUMENT, config=schemathesis_config(
     operations=EMPTY_IS_DEFAULT, generation={**GENERATION, "with-security-parameters": False}))
@@ -88,7 +88,7 @@ def wait_for_job(app, job_id: str, timeout_s: float = 60) -> None:
     requests get 202 and which 409 then depends on the requests alone, never on timing."""
     client, deadline = app.test_client(), time.monotonic() + timeout_s
     while (status := client.get(f"/api/train/{job_id}", headers={"Authorization": VALID_AUTHORIZATION}).json)[
-            "status"] == "running":  # fmt: skip
+            "status"] == "running":
         assert time.monotonic() < deadline, status
         time.sleep(0.02)
     assert status["status"] == "succeeded", status
@@ -111,6 +111,6 @@ def test_admin_operations_without_the_token(case, app):
     assert response.request.headers.get("Authorization", "").strip() != VALID_AUTHORIZATION
     if case.method.upper() != case.operation.method.upper():  # another method on the path: Flask answers it
         assert response.status_code == 405 or (case.method.upper() == "OPTIONS" and response.status_code == 200
-                                               and not response.content), response.text  # fmt: skip
+                                               and not response.content), response.text
     elif response.status_code not in (401, 403):  # a path that matches no route
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", response.text

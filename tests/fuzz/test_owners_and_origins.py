@@ -33,7 +33,7 @@ def service_stays_up(still_serving) -> Iterator[None]:
 def owned(app) -> str:
     """A result of this module's own visitor."""
     answer = app.test_client().post("/api/convert", data={"image": (io.BytesIO(picture()), "a.png")},
-                                    content_type="multipart/form-data")  # fmt: skip
+                                    content_type="multipart/form-data")
     assert answer.status_code == 200
     return answer.json["id"]
 
@@ -56,7 +56,7 @@ HOSTS = st.sampled_from(["localhost", "127.0.0.1", "evil.example", "localhost.ev
 ORIGINS = st.none() | st.sampled_from(["null", "http://localhost", "https://localhost", "http://localhost:80",
                                        "http://evil.example", "http://[::1", "file://", "http://"]) | \
     st.builds("{}://{}{}".format, st.sampled_from(["http", "https"]), HOSTS,
-              st.sampled_from(["", ":80", ":5000", "/path"]))  # fmt: skip
+              st.sampled_from(["", ":80", ":5000", "/path"]))
 FETCH_SITES = st.none() | st.sampled_from(["same-origin", "same-site", "cross-site", "none", "CROSS-SITE", "other"])
 
 
@@ -76,7 +76,7 @@ def test_changes_are_refused_exactly_when_another_site_sent_them(client, origin,
     headers = {name: value for name, value in (("Origin", origin), ("Sec-Fetch-Site", fetch_site)) if value is not None}
     if method == "POST":
         answer = client.post("/api/convert", data={"image": (io.BytesIO(picture()), "a.png")},
-                             content_type="multipart/form-data", headers=headers)  # fmt: skip
+                             content_type="multipart/form-data", headers=headers)
     else:
         answer = client.delete("/api/history/" + "0" * 32, headers=headers)
     assert answer.is_json and answer.status_code < 500

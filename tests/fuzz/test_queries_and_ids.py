@@ -44,7 +44,7 @@ NUMBERS = st.one_of(
     st.sampled_from(["", " ", "1 ", " 2", "+1", "-0", "01", "0x10", "1e2", "1.0", "1_0", "²", "١٢", "３", "Ⅻ",
                      "1\x00", "NaN", "inf", str(MAX_PAGE), str(MAX_PAGE + 1), "0" * 5000 + "1"]),
     st.text(max_size=12),
-)  # fmt: skip
+)
 PAIRS = st.lists(st.tuples(st.sampled_from(["page", "per_page", "Page", "page[]", "other"]), NUMBERS), max_size=5)
 
 
@@ -92,7 +92,7 @@ def test_any_raw_query_string(client, query):
 HEX = "0123456789abcdef"
 ODD_IDS = st.sampled_from(["", ".", "..", "%2e%2e", "../..", "a" * 32, "0" * 32, "0" * 31, "0" * 33, "A" * 32,
                            "g" * 32, "0" * 10_000, "\x00" * 32, "00000000-0000-0000-0000-000000000000",
-                           "' OR 1=1 --", "*", "%", "%00", "%2F", "results", "image"])  # fmt: skip
+                           "' OR 1=1 --", "*", "%", "%00", "%2F", "results", "image"])
 
 
 @st.composite
@@ -104,7 +104,7 @@ def result_ids(draw: st.DrawFn, kept: list[str]) -> tuple[str, bool]:
     position = draw(st.integers(0, 31))
     variant = {"upper": real.upper(), "longer": real + draw(st.sampled_from(HEX)), "shorter": real[:-1],
                "other digit": real[:position] + HEX[(HEX.index(real[position]) + 1) % 16] + real[position + 1:],
-               "prefix": " " + real}[changed]  # fmt: skip
+               "prefix": " " + real}[changed]
     chosen = draw(st.one_of(st.just(real), st.just(variant), st.text(HEX, min_size=32, max_size=32), ODD_IDS,
                             st.text(max_size=40), st.text(string.printable, min_size=1, max_size=40)))
     return chosen, chosen in kept

@@ -15,11 +15,11 @@ from tests.fuzz import FUZZ
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-                    max_leaves=8)  # fmt: skip
+                    max_leaves=8)
 # Values near and beyond each field's bounds, of its own type and of others (3.0 for an integer field, ...)
 VALUES = st.one_of(st.integers(-5, 2**31 + 5), st.integers(-(10**30), 10**30), st.floats(), st.floats(1e-7, 1.1),
                    st.floats(0, 2000), st.integers(-5, 2000).map(float), st.sampled_from(["lstm", "transformer"]),
-                   st.text(max_size=12), st.booleans(), st.none(), JSON)  # fmt: skip
+                   st.text(max_size=12), st.booleans(), st.none(), JSON)
 
 
 def in_range(override) -> st.SearchStrategy:
@@ -33,7 +33,7 @@ def in_range(override) -> st.SearchStrategy:
 
 FITTING = st.fixed_dictionaries({}, optional={field: in_range(override) for field, override in OVERRIDES.items()})
 BODIES = st.one_of(FITTING, st.dictionaries(st.sampled_from(list(OVERRIDES)), VALUES, max_size=len(OVERRIDES)),
-                   st.dictionaries(st.text(max_size=12), VALUES, max_size=3), JSON)  # fmt: skip
+                   st.dictionaries(st.text(max_size=12), VALUES, max_size=3), JSON)
 ARGUMENT = re.compile(r"\+\+[a-z_.]+=[0-9a-z.e+-]+")
 
 

@@ -23,7 +23,7 @@ AUDIO_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav"}
 SIGNATURES = (b"", b"\xff\xd8\xff", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", b"\x89PNG\r\n\x1a\n",
               b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"GIF87a", b"GIF89a", b"RIFF\x00\x01\x00\x00WEBPVP8 ",
               b"RIFF\xff\xff\xff\xffWEBPVP8L", b"BM", b"BM\x36\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00(\x00",
-              b"\x00\x00\x00\x18ftypheic", b"\x00\x00\x00\x18ftypmif1", b"\xff\xff\xff\xffftypheic")  # fmt: skip
+              b"\x00\x00\x00\x18ftypheic", b"\x00\x00\x00\x18ftypmif1", b"\xff\xff\xff\xffftypheic")
 
 
 def _writable(fmt: str, mode: str) -> bool:
@@ -117,7 +117,7 @@ def assert_answer(client, answer, *, expect_ok: bool = False) -> dict:
 def assert_refused_or_captioned(body: dict) -> None:
     """Refused as not an image, or (when the bytes happen to decode) captioned; nothing else."""
     assert body["success"] or body["error"]["code"] in ("invalid_image", "unsupported_media_type",
-                                                        "image_too_large"), body  # fmt: skip
+                                                        "image_too_large"), body
 
 
 @pytest.fixture(autouse=True)
@@ -151,18 +151,18 @@ def test_damaged_pictures_get_a_caption_or_a_400(client, data):
 TEXT = st.text(max_size=40)
 ODD_NAMES = ("", ".", "..", "../../../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/shadow", "C:\\boot.ini",
              "photo.png\x00.exe", "CON", "a/b/c.png", "~/.ssh/id_rsa", "%2e%2e%2fetc%2fpasswd", " photo .png ",
-             "ｐｈｏｔｏ．ｐｎｇ", "写真.jpg", "\u202egnp.exe", "x" * 5000, "é" * 2000 + ".png")  # fmt: skip
+             "ｐｈｏｔｏ．ｐｎｇ", "写真.jpg", "\u202egnp.exe", "x" * 5000, "é" * 2000 + ".png")
 FILE_NAMES = st.sampled_from(ODD_NAMES) | st.text(max_size=300) | st.text(min_size=1000, max_size=5000)
 VALID = {"model": ("", "captioner-lstm", "captioner-transformer"),
          "lang": ("", "en", "EN", " en "),  # the models describe pictures in English only
          "text": ("", "on", "off", " OFF "),
          "engine": ("", "espeak", "gtts", "auto", "ESPEAK"),  # gtts meets a closed port and falls back to espeak
-         "format": ("", "mp3", "wav", "WAV")}  # fmt: skip
+         "format": ("", "mp3", "wav", "WAV")}
 FIELDS = st.fixed_dictionaries({}, optional={name: st.sampled_from(values) | TEXT for name, values in VALID.items()})
 OTHER_FIELDS = st.dictionaries(st.text(min_size=1, max_size=20).filter(lambda name: name not in {*VALID, "image"}),
-                               TEXT, max_size=3)  # fmt: skip
+                               TEXT, max_size=3)
 ERROR_CODES = {"model": "unknown_model", "lang": "unsupported_language", "engine": "unknown_engine",
-               "format": "unsupported_format", "text": "invalid_text_option"}  # fmt: skip
+               "format": "unsupported_format", "text": "invalid_text_option"}
 
 
 @settings(FUZZ, max_examples=120)
@@ -172,10 +172,10 @@ def test_any_file_name_and_form_fields(client, filename, fields, other, second_f
     fields and files: the known choices convert (200), anything else is a 400 naming the field's problem."""
     extra = {"attachment": (second_file, filename)} if second_file is not None else {}
     body = assert_answer(client, post(client, picture("PNG"), filename, {**other, **fields}, extra),
-                         expect_ok=all(value in VALID[name] for name, value in fields.items()))  # fmt: skip
+                         expect_ok=all(value in VALID[name] for name, value in fields.items()))
     if not body["success"]:
         assert body["error"]["code"] in {ERROR_CODES[name] for name, value in fields.items()
-                                         if value not in VALID[name]}, body  # fmt: skip
+                                         if value not in VALID[name]}, body
     else:
         chosen = {name: value.strip().lower() for name, value in fields.items() if value.strip()}
         assert body["model"]["name"] == chosen.get("model", "captioner-lstm")
@@ -187,7 +187,7 @@ def test_any_file_name_and_form_fields(client, filename, fields, other, second_f
 BOUNDARY = "fuzzboundary"
 PARTS = st.lists(st.tuples(st.sampled_from(['name="image"; filename="a.png"', 'name="image"', 'name="model"',
                                             'name="image"; filename*=UTF-8\'\'%E5%86%99.png', "", "name=image"]),
-                           st.binary(max_size=200)), max_size=4)  # fmt: skip
+                           st.binary(max_size=200)), max_size=4)
 
 
 @st.composite
@@ -203,7 +203,7 @@ def multipart_bodies(draw: st.DrawFn) -> bytes:
 @settings(FUZZ, max_examples=100)
 @given(body=multipart_bodies(), content_type=st.sampled_from([
     f"multipart/form-data; boundary={BOUNDARY}", "multipart/form-data", "multipart/form-data; boundary=",
-    "application/octet-stream", "image/png", ""]))  # fmt: skip
+    "application/octet-stream", "image/png", ""]))
 def test_raw_request_bodies_get_a_4xx(client, body, content_type):
     """Malformed multipart bodies, missing boundaries and other content types are refused with a JSON 4xx."""
     answer = client.post("/api/convert", data=body, headers={"Content-Type": content_type} if content_type else {})

@@ -16,7 +16,7 @@ from testkit.signs import PHOTO_NAMES, draw_sign, fonts, photos
 
 # Words, photo, colours, tilt in degrees: one sign per photo, two lines on the first, two signs hung askew.
 SIGNS = [("NO PARKING\nANY TIME", "coffee", "white", 0), ("OPEN 24 HOURS", "rocket", "green", 4),
-         ("Main Street", "chelsea", "blue", -3), ("BUS STOP 42", "camera", "red", 0)]  # fmt: skip
+         ("Main Street", "chelsea", "blue", -3), ("BUS STOP 42", "camera", "red", 0)]
 
 
 def words(sign: str) -> str:
@@ -111,7 +111,7 @@ def turned_with_exif(picture: Image.Image) -> Image.Image:
 
 @pytest.mark.parametrize("convert", [lambda p: p.convert("RGBA"), lambda p: p.convert("L"),
                                      lambda p: p.convert("P", palette=Image.Palette.ADAPTIVE), sixteen_bit,
-                                     turned_with_exif], ids=["RGBA", "L", "P", "I;16", "EXIF-turned"])  # fmt: skip
+                                     turned_with_exif], ids=["RGBA", "L", "P", "I;16", "EXIF-turned"])
 def test_any_mode_and_exif_orientation_read_the_same_words(reader, parking, convert):
     assert reader.read(convert(parking)).text == "NO PARKING ANY TIME"
 
@@ -139,7 +139,7 @@ def test_the_reader_describes_its_package_version_and_models(reader):
     described = reader.describe()
     assert (described["package"], described["version"]) == ("rapidocr-onnxruntime", "1.4.4")
     assert described["models"] == ["ch_PP-OCRv4_det_infer.onnx", "ch_ppocr_mobile_v2.0_cls_infer.onnx",
-                                   "ch_PP-OCRv4_rec_infer.onnx"]  # fmt: skip
+                                   "ch_PP-OCRv4_rec_infer.onnx"]
     assert described["max_side"] == reader.max_side
 
 

@@ -61,7 +61,7 @@ def test_reads_text_from_stdin(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline.speech", "-", "-o", str(out)],
         input="a cat on a sofa\n", capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr
     assert "spoken by espeak" in proc.stderr and proc.stdout == ""
     assert sf.read(str(out))[1] == 22050

@@ -32,14 +32,14 @@ def run_notebook(project: Project, name: str) -> tuple[nbformat.NotebookNode, st
     spec = KernelSpecManager().get_kernel_spec(KERNEL)
     command = spec.argv[0]  # jupyter_client starts "python" as this interpreter
     assert command in ("python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}", sys.executable), (
-        f"kernel {KERNEL!r} ({spec.resource_dir}) runs {command}, not this venv's Python")  # fmt: skip
+        f"kernel {KERNEL!r} ({spec.resource_dir}) runs {command}, not this venv's Python")
     path = project.path / "notebooks" / name
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT, startup_timeout=120, kernel_name=KERNEL,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute(env=project.env)  # raises CellExecutionError, with the cell and its traceback, if a cell fails
     text = "".join(output.get("text", "") + output.get("data", {}).get("text/plain", "")
-                   for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)  # fmt: skip
+                   for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)
     assert f"project root: {project.path}\n" in text  # the copy's outputs and its own pipeline/, not the repository's
     return notebook, text
 
@@ -47,7 +47,7 @@ def run_notebook(project: Project, name: str) -> tuple[nbformat.NotebookNode, st
 def images_shown(notebook: nbformat.NotebookNode) -> int:
     """How many images the executed notebook displayed."""
     return sum("image/png" in output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
-               for output in cell.outputs)  # fmt: skip
+               for output in cell.outputs)
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)

@@ -20,10 +20,10 @@ def tiny_captioner(kind: str, beam_width: int) -> Captioner:
     keras.utils.set_random_seed(3)
     encoder = build_encoder(32, (4, 8), 6)
     decoder = caption_model(build_decoder(kind, 7, encoder.output_shape[1], 6, **SIZES[kind]),
-                            encoder.output_shape[1], 6, 5, name=kind)  # fmt: skip
+                            encoder.output_shape[1], 6, 5, name=kind)
     for model in (encoder, decoder):
         model.set_weights([w.astype(np.float16).astype(w.dtype) if w.dtype == np.float32 else w
-                           for w in model.get_weights()])  # fmt: skip
+                           for w in model.get_weights()])
     return Captioner(encoder, decoder, VOCAB, Decoding(beam_width=beam_width))
 
 

@@ -37,7 +37,7 @@ def test_no_test_module_or_conftest_is_imported():
     for path in modules:
         names = imported_modules(path)
         found = sorted(name for name in names if name.startswith("tests.")
-                       and name.rsplit(".", 1)[-1].startswith(("test_", "conftest")))  # fmt: skip
+                       and name.rsplit(".", 1)[-1].startswith(("test_", "conftest")))
         if found:
             wrong[str(path.relative_to(ROOT))] = found
     assert not wrong, f"import helpers from testkit/ or share fixtures in a conftest instead: {wrong}"

@@ -46,7 +46,7 @@ def test_mixed_precision_computes_in_float16_and_keeps_float32_logits(mixed_prec
     ({"mixed_precison": True}, "unknown key"),
     ({"intra_op_threads": -1}, "runtime.intra_op_threads must be a whole number"),
     ({"inter_op_threads": "4"}, "runtime.inter_op_threads"),
-])  # fmt: skip
+])
 def test_bad_settings_say_what_to_fix(settings, words):
     with pytest.raises(ValueError, match=words):
         configure(settings)

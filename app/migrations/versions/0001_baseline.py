@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS results (
 """
 # Columns older files lack: name -> definition (their rows take the default)
 ADDED = {"spoken": "TEXT NOT NULL DEFAULT ''", "in_domain": "INTEGER", "confidence": "REAL",
-         "text": "TEXT NOT NULL DEFAULT ''"}  # fmt: skip
+         "text": "TEXT NOT NULL DEFAULT ''"}
 TRAIN_JOBS = """
 CREATE TABLE IF NOT EXISTS train_jobs (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, params TEXT NOT NULL, command TEXT NOT NULL,
