@@ -28,6 +28,7 @@ from pipeline.models.captioner import ImageCaptioner
 from pipeline.models.decoding import search
 from pipeline.models.domain import DomainCheck
 from pipeline.models.features import load_grids
+from pipeline.models.float16 import load_images
 from pipeline.models.honesty import Judge, calibration_error, fit_logistic, flip_agreement, hedge_level
 from pipeline.models.inputs import Split, load_splits, load_tokenizer
 
@@ -114,15 +115,9 @@ class Pictures:
     @classmethod
     def fit(cls, captioner: ImageCaptioner, data: EvaluationData, acceptance: float) -> "Pictures":
         """Prepare the train, dev and test pictures as the service prepares an upload; fit the domain check."""
-        images = {split: np.stack([_prepared(captioner, path) for path in data.splits[split].paths])
-                  for split in ("train", "dev", "test")}
+        images = {split: load_images(captioner, data.splits[split].paths) for split in ("train", "dev", "test")}
         domain = DomainCheck.fit(images["train"], images["dev"], acceptance)
         return cls(images, domain, {split: domain.ratios(images[split]) for split in ("dev", "test")})
-
-
-def _prepared(captioner: ImageCaptioner, path: str) -> np.ndarray:
-    with Image.open(path) as image:
-        return captioner.prepare(image)
 
 
 def fit_judge(captioner: ImageCaptioner, data: EvaluationData, pictures: Pictures,
