@@ -7,7 +7,9 @@ afterwards, e.g. to serve its models), then runs ``dvc repro --single-item`` for
 timing each and sampling the memory of its process tree, then the no-op ``dvc repro``. Afterwards it
 extracts every image's feature grid twice with the clone's trained encoder: through the stage's tf.data
 pipeline (read, decode, resize, encode: ``pipeline.models.training.extract``) and with a plain
-``model.predict`` over the same images already decoded in memory. Prints markdown tables.
+``model.predict`` over the same images already decoded in memory. A fixed reference workload
+(``common.reference_seconds``) is timed before and after, with the load average, so that pipeline times from
+different days compare as ratios to it. Prints markdown tables.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import ENCODER_FOLDER, PROCESSED, ROOT, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
+from common import ENCODER_FOLDER, PROCESSED, ROOT, load_average, reference_seconds, tree_rss_mb  # noqa: E402  (puts the repository on sys.path)
 
 from pipeline import QUIET_ENV  # noqa: E402
 from pipeline.names import DECODERS, ENCODER_FILE  # noqa: E402
@@ -91,6 +93,8 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="clone into this (new) folder and keep it")
     args = parser.parse_args()
     env = environment()
+    reference = [(reference_seconds(), load_average())]
+    print(f"reference workload: {reference[0][0]:.1f} s, load {reference[0][1]}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         clone = args.keep.resolve() if args.keep else Path(tmp) / "clone"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -107,6 +111,7 @@ def main() -> int:
         if "Running stage" in output:
             raise SystemExit(f"the second `dvc repro` ran stages:\n{output[-2000:]}")
         rates = throughput(clone)
+    reference.append((reference_seconds(), load_average()))
 
     total = sum(seconds for _, seconds, _ in rows)
     print(f"\n`dvc repro` from scratch in a fresh clone of {commit}; {os.cpu_count()} cores, default params.yaml\n")
@@ -115,6 +120,11 @@ def main() -> int:
         print(f"| {stage} | {seconds:.0f} | {seconds / total:.0%} | {peak:.0f} |")
     print(f"| **all** | **{total:.0f}** ({total / 60:.1f} min) | | {max(p for _, _, p in rows):.0f} |")
     print(f"| no-op `dvc repro` | {noop:.1f} | | |\n")
+    print("| reference workload (`common.reference_seconds`) | seconds | load average 1, 5, 15 min |\n| --- | --- | --- |")
+    for when, (seconds, load) in zip(("before", "after"), reference):
+        print(f"| {when} | {seconds:.1f} | {load} |")
+    mean = sum(seconds for seconds, _ in reference) / len(reference)
+    print(f"| **pipeline / reference** | **{total / mean:.0f}** | |\n")
     print("| feature extraction, all splits | images/s |\n| --- | --- |")
     print(f"| the stage's tf.data pipeline (read, decode, resize, encode), {rates['images']} images "
           f"| {rates['ours']:.0f} |")

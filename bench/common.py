@@ -47,6 +47,35 @@ def pictures(count: int = 24) -> list[tuple[str, bytes]]:
     return out
 
 
+def reference_seconds(steps: int = 300) -> float:
+    """Seconds for a fixed workload shaped like the pipeline's (a small CNN trained on fixed random 64-px
+    pictures, batch 64, ``steps`` steps after 3 untimed ones), the same on every machine and day: figures measured
+    beside it compare across runs as ratios to it."""
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    images = np.random.default_rng(0).random((64, 64, 64, 3), dtype=np.float32)
+    labels = np.arange(64) % 10
+    model = keras.Sequential([keras.Input((64, 64, 3)), *[keras.layers.Conv2D(w, 3, 2, "same", activation="relu")
+                                                         for w in (32, 48, 96, 128)],
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    for _ in range(3):
+        model.train_on_batch(images, labels)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(images, labels)
+    return time.perf_counter() - start
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as `uptime` prints them."""
+    import os
+
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def median_ms(call, repeats: int) -> float:
     """Median milliseconds of ``call()`` over ``repeats`` runs (after one untimed warm-up)."""
     call()
