@@ -162,6 +162,9 @@ class SilentCaptioner(CaptionerModel):
     def describe_images(self, images: Sequence) -> list:
         return []
 
+    def describe_arrays(self, images) -> list:
+        return []
+
 
 class EmptyCaptioner(CaptionerModel):
     """A real tiny captioner whose caption is empty yet in domain and sure: nothing a listener could use."""
@@ -170,6 +173,9 @@ class EmptyCaptioner(CaptionerModel):
         from pipeline.models.honesty import Description
 
         return [Description("", True, 0.99, True) for _ in images]
+
+    def describe_arrays(self, images) -> list:
+        return self.describe_images(list(images))
 
 
 def make_store(folder: Path) -> Store:
