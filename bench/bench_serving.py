@@ -8,7 +8,9 @@ In one run, on 127.0.0.1:
 2. `mlflow models serve --env-manager local` (its default one worker, and two) answering `/invocations`
    with the caption only, and this app through gunicorn as `make run` serves it (1 worker x 8 threads, and 2 x 4)
    answering `/api/convert` with caption, speech and MP3: p50 and p95 at 1 and 8 clients, requests/s,
-   errors, server memory (RSS of the process tree after the load), seconds from start to ready.
+   errors, server memory (RSS of the process tree after the load), seconds from start to ready; for this app
+   also the runtime served (MODEL_RUNTIME) and the batch sizes its dynamic batching reached at 8 clients
+   (GET /api/models; with several workers, those of the worker that answered).
 3. The ratios against the goals of issue #7.
 
 The service's speech cache is off (``SPEECH_CACHE_ENTRIES=0``), so every conversion synthesizes and
@@ -108,13 +110,22 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 180.0) -> f
     raise RuntimeError(f"{url} not ready after {timeout} s")
 
 
-def measure(post, server_pid: int, requests_total: int) -> dict:
-    """Latency at 1 and 8 clients, throughput at 8, errors, and the server's memory afterwards."""
+def measure(post, server_pid: int, requests_total: int, batching=None) -> dict:
+    """Latency at 1 and 8 clients, throughput at 8, errors, and the server's memory afterwards; with
+    ``batching`` (a function returning the batch counts so far), the batches run at 8 clients."""
     load(post, 8, 16)  # warm every worker
     single = load(post, 1, max(50, requests_total // 4))
+    before = batching() if batching else None
     many = load(post, 8, requests_total)
+    sizes = _difference(batching(), before) if batching else None
     return {"c1": single, "c8": many, "errors": len(single["errors"]) + len(many["errors"]),
-            "rss": tree_rss_mb(server_pid), "samples": (single["errors"] + many["errors"])[:5]}
+            "rss": tree_rss_mb(server_pid), "samples": (single["errors"] + many["errors"])[:5], "batches": sizes}
+
+
+def _difference(after: dict, before: dict) -> dict[int, int]:
+    """Batches per size run between two readings of ``batching["sizes"]``."""
+    sizes = {int(k): v - before["sizes"].get(k, 0) for k, v in after["sizes"].items()}
+    return {size: count for size, count in sorted(sizes.items()) if count}
 
 
 def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_total: int, log: Path) -> dict:
@@ -165,7 +176,13 @@ def bench_app(tracking_uri: str, model: str, workers: int, threads: int, images,
             ok = answer.status_code == 200 and bool(answer.json().get("caption"))
             return ok, f"{answer.status_code} {answer.text[:120]}"
 
-        return {"ready_s": ready, **measure(post, listener_pid(port), requests_total)}
+        def batching() -> dict:
+            models = session().get(f"{url}/api/models", timeout=30).json()["models"]
+            served = next(m for m in models if m["name"] == model)
+            return {"runtime": served["runtime"], **served["batching"]}
+
+        runtime = batching()["runtime"]
+        return {"ready_s": ready, "runtime": runtime, **measure(post, listener_pid(port), requests_total, batching)}
 
 
 def main() -> int:
@@ -211,6 +228,12 @@ def main() -> int:
               f"| {r['c8']['p95']:.1f} | {r['c8']['per_s']:.1f} | {r['errors']} | {r['rss']:.0f} |")
         for line in r["samples"]:
             print("   ", line)
+    for name, r in servers.items():
+        if r.get("batches") is not None:
+            images = sum(size * count for size, count in r["batches"].items())
+            mean = images / max(1, sum(r["batches"].values()))
+            print(f"\n{name}: runtime {r['runtime']}; batches at 8 clients, size: count {r['batches']} "
+                  f"(mean {mean:.2f} images per batch)")
     app, mlflow_1 = servers[list(servers)[2]], servers[list(servers)[0]]  # the first app configuration
     best_mlflow = max((servers[k] for k in list(servers)[:2]), key=lambda r: r["c8"]["per_s"])
     overhead = app["c1"]["p50"] - total

@@ -227,8 +227,8 @@ class ModelRegistry:
             location = client.get_logged_model(location.removeprefix("models:/").strip("/")).artifact_location
         path = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=self.tracking_uri)
         try:
-            captioner = mlflow.pyfunc.load_model(path, model_config={"precision": self.precision, "runtime": self.runtime}
-                                                 ).unwrap_python_model()
+            config = {"precision": self.precision, "runtime": self.runtime}
+            captioner = mlflow.pyfunc.load_model(path, model_config=config).unwrap_python_model()
         except FileNotFoundError as exc:  # the pipeline's own words when the export is missing; a path otherwise
             if f"no {self.precision} export" in str(exc):
                 raise ModelRefused(str(exc)) from exc
@@ -258,7 +258,7 @@ class ModelRegistry:
 
     def _batcher(self, captioner: Any) -> Batcher | None:
         """A batcher of ``describe_arrays`` calls, for a model that prepares its own pictures; else None."""
-        if not (callable(getattr(captioner, "prepare", None)) and callable(getattr(captioner, "describe_arrays", None))):
+        if not all(callable(getattr(captioner, method, None)) for method in ("prepare", "describe_arrays")):
             return None
         return Batcher(lambda arrays: captioner.describe_arrays(np.stack(arrays)), self.batch_max_size,
                        self.batch_window_ms / 1000)

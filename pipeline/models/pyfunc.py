@@ -65,7 +65,7 @@ class CaptionerModel(mlflow.pyfunc.PythonModel):
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         artifacts = context.artifacts
-        self.fallback_reason = None
+        self.captioner, self.fallback_reason = None, None
         if precision == "float16":
             if ARTIFACTS["float16"] not in artifacts:
                 raise FileNotFoundError(f"this model has no float16 export: it was logged with evaluate.float16 "
@@ -136,8 +136,8 @@ def log_captioner(bundle: Path, info: dict, registered_name: str | None = None, 
             artifacts[ARTIFACTS[key]] = str(folder)
     return mlflow.pyfunc.log_model(
         name="model", python_model=python_model or CaptionerModel(info), artifacts=artifacts,
-        model_config={"precision": "float32", "runtime": "keras"}, code_paths=[str(package)], signature=SIGNATURE, registered_model_name=registered_name,
-        pip_requirements=_requirements())
+        model_config={"precision": "float32", "runtime": "keras"}, code_paths=[str(package)], signature=SIGNATURE,
+        registered_model_name=registered_name, pip_requirements=_requirements())
 
 
 def _requirements() -> list[str]:
