@@ -74,8 +74,11 @@ class CaptionerModel(mlflow.pyfunc.PythonModel):
         elif runtime == "lite" and ARTIFACTS["lite"] not in artifacts:
             self.fallback_reason = "it was logged without a float32 TFLite export"
         elif runtime == "lite":
-            lite = LiteCaptioner.load(Path(artifacts[ARTIFACTS["lite"]]))
-            self.fallback_reason = check_examples(lite, Path(artifacts[ARTIFACTS["lite"]]))
+            try:
+                lite = LiteCaptioner.load(Path(artifacts[ARTIFACTS["lite"]]))
+                self.fallback_reason = check_examples(lite, Path(artifacts[ARTIFACTS["lite"]]))
+            except Exception as exc:  # a damaged export or examples file: Keras still serves
+                lite, self.fallback_reason = None, f"the export could not be read ({type(exc).__name__}: {exc})"
             self.captioner = lite if self.fallback_reason is None else None
         if self.captioner is None:
             if self.fallback_reason:

@@ -89,6 +89,13 @@ def test_an_export_whose_examples_disagree_falls_back_to_keras(exports, tmp_path
     assert model.runtime == "keras" and "example" in model.fallback_reason
     assert model.describe_images(PICTURES) == loaded(lstm).describe_images(PICTURES)
 
+    damaged = tmp_path / "damaged"  # a flatbuffer cut in half
+    shutil.copytree(lstm[ARTIFACTS["lite"]], damaged)
+    data = (damaged / FLATBUFFER).read_bytes()
+    (damaged / FLATBUFFER).write_bytes(data[: len(data) // 2])
+    model = loaded({**lstm, ARTIFACTS["lite"]: damaged}, runtime="lite")
+    assert model.runtime == "keras" and "could not be read" in model.fallback_reason
+
 
 def test_a_model_without_the_export_or_inexact_on_its_test_split_is_served_with_keras(exports, tmp_path):
     lstm = exports["lstm"]
