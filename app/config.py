@@ -57,8 +57,12 @@ DEFAULTS: dict[str, Any] = {
     # Dynamic batching: conversions in flight together are captioned in one call of the model, at most
     # BATCH_MAX_SIZE pictures. A batch about to run waits at most BATCH_WINDOW_MS milliseconds for the others
     # on their way (none when no other conversion is in flight). BATCH_MAX_SIZE 1 turns batching off.
+    # Only models on BATCH_RUNTIMES are batched: Keras captions a picture 1.2 to 1.8x faster in a batch of 8;
+    # TFLite runs one thread per interpreter and gains nothing (0.7 to 1.0x), so its requests run side by side
+    # on interpreters of their own instead (docs/benchmarks.md#keras-against-tflite).
     "BATCH_MAX_SIZE": 8,
     "BATCH_WINDOW_MS": 5.0,
+    "BATCH_RUNTIMES": ["keras"],
     # Reading the text in pictures (form field text=on|off): 0.06 s for a 600x400 picture to 1.3 s for a
     # 3000x2000 photo on 2 cores, against ~25 ms for a caption (docs/reading.md), so off unless asked;
     # TEXT_WARM_UP loads and warms the reader at start instead of at the first text=on request
@@ -155,6 +159,9 @@ def check_config(config: Config) -> None:
         raise ValueError(f"MODEL_PRECISION must be one of {', '.join(PRECISIONS)}, not {config['MODEL_PRECISION']!r}")
     if config["MODEL_RUNTIME"] not in RUNTIMES:
         raise ValueError(f"MODEL_RUNTIME must be one of {', '.join(RUNTIMES)}, not {config['MODEL_RUNTIME']!r}")
+    batched = config["BATCH_RUNTIMES"]
+    if isinstance(batched, str) or not isinstance(batched, (list, tuple)) or not set(batched) <= set(RUNTIMES):
+        raise ValueError(f"BATCH_RUNTIMES must be a list of runtimes among {', '.join(RUNTIMES)}, not {batched!r}")
     window = config["BATCH_WINDOW_MS"]
     if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= 1000:
         raise ValueError(f"BATCH_WINDOW_MS must be a number of milliseconds from 0 to 1000, not {window!r}")

@@ -106,10 +106,12 @@ class ModelRegistry:
     """Serves the ``alias`` version of each name; ``refresh`` loads a new one beside the old, then swaps."""
 
     def __init__(self, tracking_uri: str, names: list[str], alias: str, poll_s: float, warm_up: bool,
-                 precision: str, runtime: str = "keras", batch_max_size: int = 1, batch_window_ms: float = 0.0) -> None:
+                 precision: str, runtime: str = "keras", batch_max_size: int = 1, batch_window_ms: float = 0.0,
+                 batch_runtimes: tuple[str, ...] = ("keras",)) -> None:
         self.tracking_uri, self.names, self.alias = tracking_uri, list(names), alias
         self.poll_s, self.warm_up, self.precision, self.runtime = float(poll_s), warm_up, precision, runtime
         self.batch_max_size, self.batch_window_ms = int(batch_max_size), float(batch_window_ms)
+        self.batch_runtimes = tuple(batch_runtimes)
         self.errors: dict[str, str] = {}
         self._served: Mapping[str, ServedModel] = MappingProxyType({})
         self._swap_lock = threading.Lock()
@@ -250,14 +252,17 @@ class ModelRegistry:
         gate = (tags["gate.metric"], metrics["gate_score"]) if "gate.metric" in tags and "gate_score" in metrics else None
         model = ServedModel(version.name, str(version.version), captioner, MappingProxyType(dict(info)),
                             tuple(version.aliases), metrics.get("test_bleu4"), gate, version.run_id, time.time(),
-                            self.precision, runtime, note, self._batcher(captioner))
+                            self.precision, runtime, note, self._batcher(captioner, runtime))
         if self.warm_up:  # the first call builds and traces the graph: pay it here, not in a request
             model.caption(Image.new("RGB", (64, 64), (127, 127, 127)))
         return model
 
 
-    def _batcher(self, captioner: Any) -> Batcher | None:
-        """A batcher of ``describe_arrays`` calls, for a model that prepares its own pictures; else None."""
+    def _batcher(self, captioner: Any, runtime: str) -> Batcher | None:
+        """A batcher of ``describe_arrays`` calls, for a model on a batched runtime that prepares its own
+        pictures; else None."""
+        if runtime not in self.batch_runtimes:
+            return None
         if not all(callable(getattr(captioner, method, None)) for method in ("prepare", "describe_arrays")):
             return None
         return Batcher(lambda arrays: captioner.describe_arrays(np.stack(arrays)), self.batch_max_size,
@@ -293,4 +298,4 @@ def init_app(app: Flask) -> None:
                                              app.config["MODEL_ALIAS"], app.config["MODEL_POLL_SECONDS"],
                                              app.config["MODEL_WARM_UP"], app.config["MODEL_PRECISION"],
                                              app.config["MODEL_RUNTIME"], app.config["BATCH_MAX_SIZE"],
-                                             app.config["BATCH_WINDOW_MS"])
+                                             app.config["BATCH_WINDOW_MS"], app.config["BATCH_RUNTIMES"])

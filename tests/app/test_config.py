@@ -44,6 +44,7 @@ def test_the_defaults():
     ({"BATCH_MAX_SIZE": 0}, "BATCH_MAX_SIZE"),
     ({"BATCH_WINDOW_MS": -1}, "BATCH_WINDOW_MS"),
     ({"BATCH_WINDOW_MS": "5"}, "BATCH_WINDOW_MS"),
+    ({"BATCH_RUNTIMES": "keras"}, "BATCH_RUNTIMES"),
 ])
 def test_settings_it_cannot_run_with_fail_at_start(tmp_path, setting, message):
     with pytest.raises(ValueError, match=message):

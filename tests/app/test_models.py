@@ -87,7 +87,7 @@ def test_the_watcher_notices_a_promotion_without_a_request(make_app, store, tiny
         registry.stop()
 
 
-@pytest.mark.parametrize(("bad", "why"), [("damaged", "decoder.keras"), ("silent", "got 0 answers")],
+@pytest.mark.parametrize(("bad", "why"), [("damaged", "decoder.keras"), ("silent", "returned []")],
                          ids=["damaged-file", "no-answer"])
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving(make_app, store, convert_on, admin_headers,
                                                                  tiny_models, tmp_path, caplog, bad, why):

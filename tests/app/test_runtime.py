@@ -1,20 +1,21 @@
 """MODEL_RUNTIME and dynamic batching as GET /api/models shows them: the float32 TFLite export served by default
-(Keras where a version has none, saying why), and the batches concurrent conversions went through."""
+(Keras where a version has none, saying why), and the batches concurrent conversions went through on either
+runtime (BATCH_RUNTIMES)."""
 
 import io
 import threading
+
+import pytest
 
 from testkit.pictures import BLUE, GREEN, RED, YELLOW, picture
 from testkit.tiny_models import make_store, register
 
 
-def test_the_exact_export_is_served_by_default_with_batching(client, caption_of):
+def test_the_exact_export_is_served_by_default_unbatched(client, caption_of):
     models = {m["name"]: m for m in client.get("/api/models").json["models"]}
     for name, model in models.items():
         assert (model["runtime"], model["runtime_note"], model["precision"]) == ("lite", None, "float32")
-        batching = model["batching"]
-        assert batching["enabled"] is True and batching["max_size"] == 8 and batching["window_ms"] == 5.0
-        assert batching["images"] >= 1 and batching["batches"] >= 1  # the warm-up at least
+        assert model["batching"] == {"enabled": False}  # BATCH_RUNTIMES: Keras only
         data = picture("PNG", BLUE)
         answer = client.post("/api/convert", data={"image": (io.BytesIO(data), "b.png"), "model": name})
         assert answer.status_code == 200 and answer.json["caption"] == caption_of(data, name)  # Keras' caption
@@ -32,9 +33,14 @@ def test_keras_is_served_when_asked_or_when_a_version_has_no_export(make_app, tm
     assert "without a float32 TFLite export" in model["runtime_note"]
 
 
-def test_concurrent_conversions_are_counted_in_batches(make_app, caption_of):
-    app = make_app(MODEL_NAMES=["captioner-lstm"], DEFAULT_MODEL="captioner-lstm", BATCH_WINDOW_MS=50)
-    before = app.test_client().get("/api/models").json["models"][0]["batching"]
+@pytest.mark.parametrize("runtime", ["keras", "lite"])
+def test_concurrent_conversions_are_counted_in_batches(make_app, caption_of, runtime):
+    app = make_app(MODEL_NAMES=["captioner-lstm"], DEFAULT_MODEL="captioner-lstm", BATCH_WINDOW_MS=50,
+                   MODEL_RUNTIME=runtime, BATCH_RUNTIMES=[runtime])
+    model = app.test_client().get("/api/models").json["models"][0]
+    before = model["batching"]
+    assert model["runtime"] == runtime and before["enabled"] is True and before["max_size"] == 8
+    assert before["window_ms"] == 50 and before["images"] >= 1  # the warm-up at least
     pictures = [picture("PNG", colour) for colour in [RED, GREEN, BLUE, YELLOW] * 2]
     expected = [caption_of(data, "captioner-lstm") for data in pictures]
     answers, threads = {}, []
@@ -56,6 +62,6 @@ def test_concurrent_conversions_are_counted_in_batches(make_app, caption_of):
     assert max(int(size) for size in after["sizes"]) <= 8
 
 
-def test_batching_can_be_turned_off(make_app):
-    model = make_app(BATCH_MAX_SIZE=1).test_client().get("/api/models").json["models"][0]
+def test_batches_of_one_when_the_maximum_is_one(make_app):
+    model = make_app(BATCH_MAX_SIZE=1, MODEL_RUNTIME="keras").test_client().get("/api/models").json["models"][0]
     assert model["batching"]["max_size"] == 1 and set(model["batching"]["sizes"]) == {"1"}
