@@ -5,12 +5,13 @@ The contract a registered model fulfils: an MLflow pyfunc whose ``unwrap_python_
 ``architecture``, ``description`` and ``decoder`` (and ``languages``, comma-separated; English if absent); its run
 may log the metric ``test_bleu4``. A model that also has ``describe_images`` (returning ``Description``s) says
 whether each picture is in its domain and how sure it is; one without it is treated as knowing neither. One that
-also has ``prepare(image) -> array`` and ``describe_arrays(stacked arrays)`` is batched: each request prepares its
-own picture, and concurrent requests' pictures are described together (``app.services.batching``). It is loaded
-with the model config ``{"precision": MODEL_PRECISION, "runtime": MODEL_RUNTIME}`` and must say it honoured the
-precision (its ``precision`` attribute; absent means float32): a version that cannot load as float16 is not
-served, rather than served as float32. Its ``runtime`` attribute says what runs it (absent: keras); a model asked
-for ``lite`` that serves Keras (an inexact export, or none) is served, and the log and the API say why.
+also has ``prepare(image) -> array`` and ``describe_arrays(stacked arrays)`` is batched when its runtime is on
+BATCH_RUNTIMES: each request prepares its own picture, and concurrent requests' pictures are described together
+(``app.services.batching``). It is loaded with the model config ``{"precision": MODEL_PRECISION, "runtime":
+MODEL_RUNTIME}`` and must say it honoured the precision (its ``precision`` attribute; absent means float32): a
+version that cannot load as float16 is not served, rather than served as float32. Its ``runtime`` attribute says
+what runs it (absent: keras); a model asked for ``lite`` that serves Keras (an inexact export, or none) is
+served, and the log and the API say why.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class ServedModel:
     precision: str
     runtime: str = "keras"
     runtime_note: str | None = None  # why it runs on another runtime than MODEL_RUNTIME asked for
-    batcher: Batcher | None = None   # None: a model without prepare/describe_arrays, one picture per call
+    batcher: Batcher | None = None   # None: not batched (BATCH_RUNTIMES, or no prepare/describe_arrays)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -256,7 +257,6 @@ class ModelRegistry:
         if self.warm_up:  # the first call builds and traces the graph: pay it here, not in a request
             model.caption(Image.new("RGB", (64, 64), (127, 127, 127)))
         return model
-
 
     def _batcher(self, captioner: Any, runtime: str) -> Batcher | None:
         """A batcher of ``describe_arrays`` calls, for a model on a batched runtime that prepares its own
