@@ -24,6 +24,7 @@ import logging
 import queue
 import time
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +211,7 @@ def export_exact(captioner: Captioner, folder: Path, images: np.ndarray) -> dict
 
 def save_examples(folder: Path, images: np.ndarray, described: list[Description], test_agreement: float) -> None:
     """Write ``examples.npz``: prepared pictures, what Keras says of them, the test split's agreement."""
-    data = {"images": images, "described": json.dumps([d.__dict__ for d in described]),
+    data = {"images": images, "described": json.dumps([asdict(d) for d in described]),
             "test_agreement": np.float64(test_agreement)}
     target = Path(folder) / EXAMPLES
     partial = target.with_suffix(".partial.npz")
