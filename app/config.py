@@ -18,7 +18,7 @@ from typing import Any
 from flask import Config
 
 from app.limits import check_rate
-from pipeline.models import PRECISIONS
+from pipeline.models import PRECISIONS, RUNTIMES
 from pipeline.names import MODELS
 from pipeline.tracking import PRODUCTION
 
@@ -50,6 +50,19 @@ DEFAULTS: dict[str, Any] = {
     # float32: the Keras models; float16: each version's float16 TFLite export (evaluate.float16 in params.yaml).
     # A version logged without one is not served (its error says so); the float32 one is never swapped in.
     "MODEL_PRECISION": "float32",
+    # What runs a float32 model: lite, its float32 TFLite export (2 to 3x faster, and checked at load to describe
+    # pictures exactly as Keras does; Keras is served instead when it is not exact or missing, GET /api/models
+    # says why), or keras. MODEL_PRECISION=float16 always runs on TFLite.
+    "MODEL_RUNTIME": "lite",
+    # Dynamic batching: conversions in flight together are captioned in one call of the model, at most
+    # BATCH_MAX_SIZE pictures. A batch about to run waits at most BATCH_WINDOW_MS milliseconds for the others
+    # on their way (none when no other conversion is in flight). BATCH_MAX_SIZE 1 turns batching off.
+    # Only models on BATCH_RUNTIMES are batched: Keras captions a picture 1.2 to 1.8x faster in a batch of 8;
+    # TFLite runs one thread per interpreter and gains nothing (0.7 to 1.0x), so its requests run side by side
+    # on interpreters of their own instead (docs/benchmarks.md#keras-against-tflite).
+    "BATCH_MAX_SIZE": 8,
+    "BATCH_WINDOW_MS": 5.0,
+    "BATCH_RUNTIMES": ["keras"],
     # Reading the text in pictures (form field text=on|off): 0.06 s for a 600x400 picture to 1.3 s for a
     # 3000x2000 photo on 2 cores, against ~25 ms for a caption (docs/reading.md), so off unless asked;
     # TEXT_WARM_UP loads and warms the reader at start instead of at the first text=on request
@@ -144,12 +157,20 @@ def check_config(config: Config) -> None:
         raise ValueError(f"DEFAULT_MODEL {config['DEFAULT_MODEL']!r} is neither {BEST_MODEL} nor one of MODEL_NAMES {names}")
     if config["MODEL_PRECISION"] not in PRECISIONS:
         raise ValueError(f"MODEL_PRECISION must be one of {', '.join(PRECISIONS)}, not {config['MODEL_PRECISION']!r}")
+    if config["MODEL_RUNTIME"] not in RUNTIMES:
+        raise ValueError(f"MODEL_RUNTIME must be one of {', '.join(RUNTIMES)}, not {config['MODEL_RUNTIME']!r}")
+    batched = config["BATCH_RUNTIMES"]
+    if isinstance(batched, str) or not isinstance(batched, (list, tuple)) or not set(batched) <= set(RUNTIMES):
+        raise ValueError(f"BATCH_RUNTIMES must be a list of runtimes among {', '.join(RUNTIMES)}, not {batched!r}")
+    window = config["BATCH_WINDOW_MS"]
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 <= window <= 1000:
+        raise ValueError(f"BATCH_WINDOW_MS must be a number of milliseconds from 0 to 1000, not {window!r}")
     if config["TEXT_DEFAULT"] not in ("on", "off"):
         raise ValueError(f"TEXT_DEFAULT must be 'on' or 'off', not {config['TEXT_DEFAULT']!r}")
     if isinstance(config["TRAIN_COMMAND"], str) or not config["TRAIN_COMMAND"]:
         raise ValueError("TRAIN_COMMAND must be a list of arguments (no shell), e.g. [\"dvc\", \"exp\", \"run\"]")
     for key in ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "DECODE_MAX_SIDE", "DECODE_CONCURRENCY",
                 "RESULT_IMAGE_MAX_SIDE", "HISTORY_MAX_BYTES", "HISTORY_OWNER_QUOTA_BYTES",
-                "HISTORY_PAGE_SIZE", "PORT"):
+                "HISTORY_PAGE_SIZE", "PORT", "BATCH_MAX_SIZE"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ValueError(f"{key} must be a positive integer, not {config[key]!r}")

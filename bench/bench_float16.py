@@ -36,16 +36,6 @@ def single_image_ms(models: list, images, runs: int) -> list[list[float]]:
     return times
 
 
-def float32_lite(captioner):
-    """The control: the same conversion with float32 weights."""
-    import tensorflow as tf
-
-    from pipeline.models.float16 import LiteCaptioner
-
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([captioner.concrete_function()], captioner)
-    return LiteCaptioner(converter.convert(), captioner.tokenizer.vocabulary, captioner.decoding)
-
-
 def main() -> int:
     args, params, beam_width, penalty = project_arguments(__doc__.splitlines()[0], 100,
                                                           "single-image calls timed per model")
@@ -53,7 +43,7 @@ def main() -> int:
 
     from pipeline.data.preprocess import SCENES_FILE
     from pipeline.models.evaluation import load_scenes, score
-    from pipeline.models.float16 import LiteCaptioner, agreement, captions_of, load_images, size_mb
+    from pipeline.models.lite import LiteCaptioner, agreement, captions_of, load_images, size_mb
     from pipeline.models.inputs import load_splits, load_tokenizer
 
     processed = project / PROCESSED
@@ -69,11 +59,11 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 captioner.save(Path(tmp) / "float32")
                 began = time.perf_counter()
-                lite = LiteCaptioner.from_captioner(captioner)
+                lite = LiteCaptioner.from_captioner(captioner, float16=True)
                 convert_s = time.perf_counter() - began
                 lite.save(Path(tmp) / "float16")
                 sizes = size_mb(Path(tmp) / "float32"), size_mb(Path(tmp) / "float16")
-            control = float32_lite(captioner)
+            control = LiteCaptioner.from_captioner(captioner)  # float32 weights
             f32, f16 = captions_of(captioner, images), captions_of(lite, images)
             times = single_image_ms([captioner, lite, control], images, args.single)
             scores = [score(c, test.texts, names, scenes) for c in (f32, f16)]

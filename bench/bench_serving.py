@@ -6,9 +6,11 @@ In one run, on 127.0.0.1:
 1. The floor: in-process time of each part for one image (decode and resize, encoder, decoder search,
    espeak-ng, MP3 encode), with the model loaded from the registry as the service loads it.
 2. `mlflow models serve --env-manager local` (its default one worker, and two) answering `/invocations`
-   with the caption only, and this app through gunicorn as `make run` serves it (1 worker x 8 threads, and 2 x 4)
-   answering `/api/convert` with caption, speech and MP3: p50 and p95 at 1 and 8 clients, requests/s,
-   errors, server memory (RSS of the process tree after the load), seconds from start to ready.
+   with the caption only, and this app through gunicorn as `make run` serves it (1 worker x 8 threads, and 2 x 4;
+   then 1 x 8 on Keras, which is batched) answering `/api/convert` with caption, speech and MP3: p50 and p95 at 1 and 8 clients, requests/s,
+   errors, server memory (RSS of the process tree after the load), seconds from start to ready; for this app
+   also the runtime served (MODEL_RUNTIME) and the batch sizes its dynamic batching reached at 8 clients
+   (GET /api/models; with several workers, those of the worker that answered).
 3. The ratios against the goals of issue #7.
 
 The service's speech cache is off (``SPEECH_CACHE_ENTRIES=0``), so every conversion synthesizes and
@@ -108,13 +110,22 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 180.0) -> f
     raise RuntimeError(f"{url} not ready after {timeout} s")
 
 
-def measure(post, server_pid: int, requests_total: int) -> dict:
-    """Latency at 1 and 8 clients, throughput at 8, errors, and the server's memory afterwards."""
+def measure(post, server_pid: int, requests_total: int, batching=None) -> dict:
+    """Latency at 1 and 8 clients, throughput at 8, errors, and the server's memory afterwards; with
+    ``batching`` (a function returning the batch counts so far), the batches run at 8 clients."""
     load(post, 8, 16)  # warm every worker
     single = load(post, 1, max(50, requests_total // 4))
+    before = batching() if batching else None
     many = load(post, 8, requests_total)
+    sizes = _difference(batching(), before) if batching else None
     return {"c1": single, "c8": many, "errors": len(single["errors"]) + len(many["errors"]),
-            "rss": tree_rss_mb(server_pid), "samples": (single["errors"] + many["errors"])[:5]}
+            "rss": tree_rss_mb(server_pid), "samples": (single["errors"] + many["errors"])[:5], "batches": sizes}
+
+
+def _difference(after: dict, before: dict) -> dict[int, int]:
+    """Batches per size run between two readings of ``batching["sizes"]``."""
+    sizes = {int(k): v - before["sizes"].get(k, 0) for k, v in after["sizes"].items()}
+    return {size: count for size, count in sorted(sizes.items()) if count}
 
 
 def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_total: int, log: Path) -> dict:
@@ -148,12 +159,14 @@ def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_t
         server.wait(timeout=30)
 
 
-def bench_app(tracking_uri: str, model: str, workers: int, threads: int, images, requests_total: int,
-              folder: Path) -> dict:
-    """This app under gunicorn, as `make run` serves it: ready time and load figures."""
+def bench_app(tracking_uri: str, model: str, workers: int, threads: int, runtime: str | None, images,
+              requests_total: int, folder: Path) -> dict:
+    """This app under gunicorn, as `make run` serves it (or on ``runtime``): ready time and load figures."""
     start = time.perf_counter()
     settings = {"SPEECH_CACHE_ENTRIES": "0", "MODEL_POLL_SECONDS": "0", "RATE_LIMIT": "off"}
-    with serve(tracking_uri, folder / f"instance-{workers}x{threads}", workers=workers, threads=threads,
+    if runtime:
+        settings["MODEL_RUNTIME"] = runtime
+    with serve(tracking_uri, folder / f"instance-{workers}x{threads}-{runtime}", workers=workers, threads=threads,
                **settings) as (url, _):
         ready = time.perf_counter() - start
         port = int(url.rsplit(":", 1)[1])
@@ -165,7 +178,14 @@ def bench_app(tracking_uri: str, model: str, workers: int, threads: int, images,
             ok = answer.status_code == 200 and bool(answer.json().get("caption"))
             return ok, f"{answer.status_code} {answer.text[:120]}"
 
-        return {"ready_s": ready, **measure(post, listener_pid(port), requests_total)}
+        def served() -> dict:
+            models = session().get(f"{url}/api/models", timeout=30).json()["models"]
+            return next(m for m in models if m["name"] == model)
+
+        first = served()
+        batching = (lambda: served()["batching"]) if first["batching"]["enabled"] else None
+        return {"ready_s": ready, "runtime": first["runtime"],
+                **measure(post, listener_pid(port), requests_total, batching)}
 
 
 def main() -> int:
@@ -174,8 +194,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests at 8 clients (a quarter at 1)")
     parser.add_argument("--repeats", type=int, default=50, help="timed runs of each in-process part")
     parser.add_argument("--tracking-uri", help="an MLflow store with production versions of both models")
-    parser.add_argument("--app", nargs="+", default=["1x8", "2x4"], metavar="WORKERSxTHREADS",
-                        help="gunicorn configurations of this app to run (the first is the one compared)")
+    parser.add_argument("--app", nargs="+", default=["1x8", "2x4", "1x8:keras"], metavar="WORKERSxTHREADS[:RUNTIME]",
+                        help="gunicorn configurations of this app to run, on MODEL_RUNTIME's default or the "
+                             "runtime named (the first is the one compared)")
     args = parser.parse_args()
     if shutil.which("bash") is None:
         raise SystemExit("mlflow models serve needs bash")
@@ -192,9 +213,10 @@ def main() -> int:
                 tracking_uri, args.model, 2, images, args.requests, folder / "mlflow-2.log"),
         }
         for config in args.app:
-            workers, threads = (int(n) for n in config.split("x"))
+            shape, _, runtime = config.partition(":")
+            workers, threads = (int(n) for n in shape.split("x"))
             servers[f"this app, gunicorn {config}: caption + speech + MP3"] = bench_app(
-                tracking_uri, args.model, workers, threads, images, args.requests, folder)
+                tracking_uri, args.model, workers, threads, runtime or None, images, args.requests, folder)
 
     cpu = f"{os.cpu_count()} cores"
     print(f"\n{args.model}: {described}; 320x240 JPEG/PNG uploads; {cpu}; example caption: {caption!r}\n")
@@ -211,6 +233,17 @@ def main() -> int:
               f"| {r['c8']['p95']:.1f} | {r['c8']['per_s']:.1f} | {r['errors']} | {r['rss']:.0f} |")
         for line in r["samples"]:
             print("   ", line)
+    print()
+    for name, r in servers.items():
+        if "runtime" not in r:
+            continue
+        if r["batches"] is None:
+            print(f"{name}: runtime {r['runtime']}, not batched (BATCH_RUNTIMES)")
+            continue
+        images = sum(size * count for size, count in r["batches"].items())
+        mean = images / max(1, sum(r["batches"].values()))
+        print(f"{name}: runtime {r['runtime']}; batches at 8 clients, size: count {r['batches']} "
+              f"(mean {mean:.2f} images per batch)")
     app, mlflow_1 = servers[list(servers)[2]], servers[list(servers)[0]]  # the first app configuration
     best_mlflow = max((servers[k] for k in list(servers)[:2]), key=lambda r: r["c8"]["per_s"])
     overhead = app["c1"]["p50"] - total

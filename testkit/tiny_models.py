@@ -162,6 +162,9 @@ class SilentCaptioner(CaptionerModel):
     def describe_images(self, images: Sequence) -> list:
         return []
 
+    def describe_arrays(self, images) -> list:
+        return []
+
 
 class EmptyCaptioner(CaptionerModel):
     """A real tiny captioner whose caption is empty yet in domain and sure: nothing a listener could use."""
@@ -170,6 +173,9 @@ class EmptyCaptioner(CaptionerModel):
         from pipeline.models.honesty import Description
 
         return [Description("", True, 0.99, True) for _ in images]
+
+    def describe_arrays(self, images) -> list:
+        return self.describe_images(list(images))
 
 
 def make_store(folder: Path) -> Store:
@@ -183,11 +189,12 @@ def make_store(folder: Path) -> Store:
 
 
 def register(store: Store, name: str, model: TinyModel, *, promote: bool = True, test_bleu4: float | None = 0.1,
-             python_model: type[CaptionerModel] = CaptionerModel) -> str:
+             python_model: type[CaptionerModel] = CaptionerModel, with_lite: bool = True) -> str:
     """Log ``model`` in a new run as a new version of ``name`` (aliased ``production`` if ``promote``); its version.
 
     ``test_bleu4`` is logged as evaluate logs it (None: no metric); ``python_model`` is the class logged
-    (``SilentCaptioner`` or ``EmptyCaptioner`` for a model that misbehaves).
+    (``SilentCaptioner`` or ``EmptyCaptioner`` for a model that misbehaves); the float32 TFLite export beside the
+    bundle (``bundles_from_project``'s) is logged with it unless ``with_lite`` is false.
     """
     import mlflow
     from mlflow import MlflowClient
@@ -199,7 +206,9 @@ def register(store: Store, name: str, model: TinyModel, *, promote: bool = True,
         with mlflow.start_run(run_name=model.info["decoder"]):
             if test_bleu4 is not None:
                 mlflow.log_metric("test_bleu4", test_bleu4)
+            lite = model.bundle.parent / pyfunc.ARTIFACTS["lite"]  # evaluate's float32 TFLite export, if beside
             logged = pyfunc.log_captioner(model.bundle, model.info, registered_name=name,
+                                          lite=lite if lite.is_dir() and with_lite else None,
                                           python_model=python_model(model.info))
     version = str(logged.registered_model_version)
     if promote:

@@ -44,8 +44,8 @@ SLOW_TESTS = (
     "integration/test_flickr8k_pipeline.py",
     "integration/test_model_pipeline.py",  # its shared repro, and four of its five tests at 10 to 70 s
     "notebooks/test_notebooks.py::test_model_prototyping",
-    "unit/test_float16.py::test_the_export_captions_as_float32_does",  # TFLite conversions
-    "unit/test_float16.py::test_threads_share_one_export_and_any_batch_size",
+    "unit/test_lite.py::test_the_export_captions_as_float32_does",  # TFLite conversions
+    "unit/test_lite.py::test_threads_share_one_export_and_any_batch_size",
     "unit/test_runtime.py::test_mixed_precision_computes_in_float16_and_keeps_float32_logits",  # Keras fit
 )
 

@@ -42,9 +42,10 @@ def convert() -> Response:
         raise ApiError(f"text must be one of {', '.join(CHOICES)} (read the text in the picture aloud or not)",
                        code="invalid_text_option")
 
-    with extensions["decoding"]:  # at most DECODE_CONCURRENCY decoded uploads in memory at once
-        image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"], config["DECODE_MAX_SIDE"])
-    described = model.describe(image)
+    with model.arriving() as arrival:  # a batch about to run waits for this picture (BATCH_WINDOW_MS at most)
+        with extensions["decoding"]:  # at most DECODE_CONCURRENCY decoded uploads in memory at once
+            image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"], config["DECODE_MAX_SIDE"])
+        described = model.describe(image, arrival)
     text = extensions["reader"].read(image) if text_option == "on" else ""
     spoken = compose(described.caption, described.in_domain, described.sure, lang, text,
                      max_chars=speaker.settings.max_chars)

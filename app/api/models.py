@@ -23,6 +23,9 @@ def list_models() -> Response:
             "loaded": served is not None,
             "description": info.get("description"), "architecture": info.get("architecture"),
             "decoder": info.get("decoder"), "precision": served.precision if served else None,
+            "runtime": served.runtime if served else None,
+            "runtime_note": served.runtime_note if served else None,
+            "batching": batching(served),
             "languages": list(served.languages) if served else [],
             "version": served.version if served else None,
             "aliases": sorted(served.aliases) if served else [],
@@ -31,6 +34,16 @@ def list_models() -> Response:
             "error": registry.errors.get(name),
         })
     return jsonify(models=models, reader=current_app.extensions["reader"].describe())
+
+
+def batching(served) -> dict | None:
+    """How the served version batches concurrent conversions, and the batches this worker has run with it."""
+    if served is None:
+        return None
+    if served.batcher is None:
+        return {"enabled": False}
+    return {"enabled": True, "max_size": served.batcher.max_size, "window_ms": served.batcher.window_s * 1000,
+            **served.batcher.stats()}
 
 
 @bp.post("/models/reload")

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from app.api.history import MAX_PAGE
 from app.services.images import ACCEPTED_TEXT
 from app.services.train_params import OVERRIDES
-from pipeline.models import PRECISIONS
+from pipeline.models import PRECISIONS, RUNTIMES
 from pipeline.speech.languages import LANGUAGES
 from pipeline.speech.settings import ENGINES, MIME_TYPES
 from pipeline.spoken import spoken_languages
@@ -144,6 +144,16 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
         "Model": {"type": "object", "properties": {
             "id": string, "name": string, "description": nullable, "architecture": nullable, "decoder": nullable,
             "precision": {"enum": [*PRECISIONS, None], "description": "the weights served (MODEL_PRECISION)"},
+            "runtime": {"enum": [*RUNTIMES, None], "description": "what runs it: keras, or its TFLite export "
+                        "(MODEL_RUNTIME)"},
+            "runtime_note": {"type": ["string", "null"], "description": "why it runs on keras though MODEL_RUNTIME "
+                             "asked for lite"},
+            "batching": {"type": ["object", "null"], "description": "dynamic batching in the worker that answered: "
+                         "enabled, max_size, window_ms, batches and images since it loaded, and batches per size",
+                         "properties": {"enabled": {"type": "boolean"}, "max_size": {"type": "integer"},
+                                        "window_ms": {"type": "number"}, "batches": {"type": "integer"},
+                                        "images": {"type": "integer"},
+                                        "sizes": {"type": "object", "additionalProperties": {"type": "integer"}}}},
             "languages": {"type": "array", "items": string, "description": "the languages it describes pictures in"},
             "version": nullable, "aliases": {"type": "array", "items": string},
             "test_bleu4": {"type": ["number", "null"]}, "default": {"type": "boolean"}, "default_reason": nullable,

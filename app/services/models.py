@@ -4,13 +4,19 @@ The contract a registered model fulfils: an MLflow pyfunc whose ``unwrap_python_
 ``caption_images(list[PIL.Image.Image]) -> list[str]`` (RGB, any size) and a dict ``info`` with
 ``architecture``, ``description`` and ``decoder`` (and ``languages``, comma-separated; English if absent); its run
 may log the metric ``test_bleu4``. A model that also has ``describe_images`` (returning ``Description``s) says
-whether each picture is in its domain and how sure it is; one without it is treated as knowing neither. It is loaded with
-the model config ``{"precision": MODEL_PRECISION}`` and must say it honoured it (its ``precision`` attribute;
-absent means float32): a version that cannot load as float16 is not served, rather than served as float32.
+whether each picture is in its domain and how sure it is; one without it is treated as knowing neither. One that
+also has ``prepare(image) -> array`` and ``describe_arrays(stacked arrays)`` is batched when its runtime is on
+BATCH_RUNTIMES: each request prepares its own picture, and concurrent requests' pictures are described together
+(``app.services.batching``). It is loaded with the model config ``{"precision": MODEL_PRECISION, "runtime":
+MODEL_RUNTIME}`` and must say it honoured the precision (its ``precision`` attribute; absent means float32): a
+version that cannot load as float16 is not served, rather than served as float32. Its ``runtime`` attribute says
+what runs it (absent: keras); a model asked for ``lite`` that serves Keras (an inexact export, or none) is
+served, and the log and the API say why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -23,10 +29,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 from flask import Flask
 from PIL import Image
 
 from app.config import BEST_MODEL
+from app.services.batching import Arrival, Batcher
 from pipeline.models.honesty import Description
 
 log = logging.getLogger(__name__)
@@ -49,6 +57,9 @@ class ServedModel:
     run_id: str | None
     loaded_at: float
     precision: str
+    runtime: str = "keras"
+    runtime_note: str | None = None  # why it runs on another runtime than MODEL_RUNTIME asked for
+    batcher: Batcher | None = None   # None: not batched (BATCH_RUNTIMES, or no prepare/describe_arrays)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -59,10 +70,17 @@ class ServedModel:
         """Caption one picture by calling the model itself (no pyfunc DataFrame round trip)."""
         return self.describe(image).caption
 
-    def describe(self, image: Image.Image) -> Description:
-        """Caption one picture, with whether it is in the model's domain and how sure the model is."""
+    def arriving(self) -> contextlib.AbstractContextManager[Arrival | None]:
+        """Announce a request on its way to ``describe`` (so a batch about to run waits for it)."""
+        return self.batcher.arriving() if self.batcher is not None else contextlib.nullcontext()
+
+    def describe(self, image: Image.Image, arrival: Arrival | None = None) -> Description:
+        """Caption one picture, with whether it is in the model's domain and how sure the model is (in a batch
+        with concurrent requests' pictures when the model allows it)."""
         describe = getattr(self.captioner, "describe_images", None)
-        if describe is None:  # logged before models carried a judge: it knows nothing of its domain
+        if self.batcher is not None:
+            answers = [self.batcher.submit(self.captioner.prepare(image), arrival)]
+        elif describe is None:  # logged before models carried a judge: it knows nothing of its domain
             answers = [Description(c, False, 0.0, False) if isinstance(c, str) else c
                        for c in self.captioner.caption_images([image])]
         else:
@@ -89,9 +107,12 @@ class ModelRegistry:
     """Serves the ``alias`` version of each name; ``refresh`` loads a new one beside the old, then swaps."""
 
     def __init__(self, tracking_uri: str, names: list[str], alias: str, poll_s: float, warm_up: bool,
-                 precision: str) -> None:
+                 precision: str, runtime: str = "keras", batch_max_size: int = 1, batch_window_ms: float = 0.0,
+                 batch_runtimes: tuple[str, ...] = ("keras",)) -> None:
         self.tracking_uri, self.names, self.alias = tracking_uri, list(names), alias
-        self.poll_s, self.warm_up, self.precision = float(poll_s), warm_up, precision
+        self.poll_s, self.warm_up, self.precision, self.runtime = float(poll_s), warm_up, precision, runtime
+        self.batch_max_size, self.batch_window_ms = int(batch_max_size), float(batch_window_ms)
+        self.batch_runtimes = tuple(batch_runtimes)
         self.errors: dict[str, str] = {}
         self._served: Mapping[str, ServedModel] = MappingProxyType({})
         self._swap_lock = threading.Lock()
@@ -138,6 +159,9 @@ class ModelRegistry:
 
     def stop(self) -> None:
         self._stop.set()
+        for model in self._served.values():
+            if model.batcher is not None:
+                model.batcher.close()
 
     def refresh(self) -> dict[str, Outcome]:
         """Check every alias now; load what changed. One refresh at a time; serving never waits for it."""
@@ -206,7 +230,8 @@ class ModelRegistry:
             location = client.get_logged_model(location.removeprefix("models:/").strip("/")).artifact_location
         path = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=self.tracking_uri)
         try:
-            captioner = mlflow.pyfunc.load_model(path, model_config={"precision": self.precision}).unwrap_python_model()
+            config = {"precision": self.precision, "runtime": self.runtime}
+            captioner = mlflow.pyfunc.load_model(path, model_config=config).unwrap_python_model()
         except FileNotFoundError as exc:  # the pipeline's own words when the export is missing; a path otherwise
             if f"no {self.precision} export" in str(exc):
                 raise ModelRefused(str(exc)) from exc
@@ -217,15 +242,31 @@ class ModelRegistry:
         if (getattr(captioner, "precision", None) or "float32") != self.precision:  # logged before float16 existed
             raise ModelRefused(f"it cannot load as {self.precision}: it was logged without a {self.precision} export "
                                "(evaluate.float16)")
+        runtime = getattr(captioner, "runtime", None) or "keras"
+        note = None
+        if self.precision == "float32" and runtime != self.runtime:
+            note = getattr(captioner, "fallback_reason", None) or "it was logged before float32 TFLite exports existed"
+            log.warning("%s version %s runs on %s, not %s: %s", version.name, version.version, runtime, self.runtime,
+                        note)
         run = client.get_run(version.run_id).data if version.run_id else None
         metrics, tags = (run.metrics, run.tags) if run else ({}, {})
         gate = (tags["gate.metric"], metrics["gate_score"]) if "gate.metric" in tags and "gate_score" in metrics else None
         model = ServedModel(version.name, str(version.version), captioner, MappingProxyType(dict(info)),
                             tuple(version.aliases), metrics.get("test_bleu4"), gate, version.run_id, time.time(),
-                            self.precision)
+                            self.precision, runtime, note, self._batcher(captioner, runtime))
         if self.warm_up:  # the first call builds and traces the graph: pay it here, not in a request
             model.caption(Image.new("RGB", (64, 64), (127, 127, 127)))
         return model
+
+    def _batcher(self, captioner: Any, runtime: str) -> Batcher | None:
+        """A batcher of ``describe_arrays`` calls, for a model on a batched runtime that prepares its own
+        pictures; else None."""
+        if runtime not in self.batch_runtimes:
+            return None
+        if not all(callable(getattr(captioner, method, None)) for method in ("prepare", "describe_arrays")):
+            return None
+        return Batcher(lambda arrays: captioner.describe_arrays(np.stack(arrays)), self.batch_max_size,
+                       self.batch_window_ms / 1000)
 
 
 def _unreachable(uri: str) -> str | None:
@@ -255,4 +296,6 @@ def init_app(app: Flask) -> None:
     """Attach the registry; ``create_app`` or the gunicorn worker hook starts it."""
     app.extensions["models"] = ModelRegistry(app.config["MLFLOW_TRACKING_URI"], app.config["MODEL_NAMES"],
                                              app.config["MODEL_ALIAS"], app.config["MODEL_POLL_SECONDS"],
-                                             app.config["MODEL_WARM_UP"], app.config["MODEL_PRECISION"])
+                                             app.config["MODEL_WARM_UP"], app.config["MODEL_PRECISION"],
+                                             app.config["MODEL_RUNTIME"], app.config["BATCH_MAX_SIZE"],
+                                             app.config["BATCH_WINDOW_MS"], app.config["BATCH_RUNTIMES"])

@@ -28,7 +28,7 @@ from pipeline.models.captioner import ImageCaptioner
 from pipeline.models.decoding import search
 from pipeline.models.domain import DomainCheck
 from pipeline.models.features import load_grids
-from pipeline.models.float16 import load_images
+from pipeline.models.lite import load_images
 from pipeline.models.honesty import Judge, calibration_error, fit_logistic, flip_agreement, hedge_level
 from pipeline.models.inputs import Split, load_splits, load_tokenizer
 

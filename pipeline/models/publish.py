@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline.files import atomic_write_json, atomic_write_text
 from pipeline.models.captioner import Captioner, load_trained
 from pipeline.models.evaluation import (
@@ -30,12 +32,14 @@ JUDGED = "test_selective_accuracy"  # logged by every version that carries a jud
 
 @dataclass
 class Evaluated:
-    """One decoder after evaluation: the captioner with its judge, its scores and the judge's figures."""
+    """One decoder after evaluation: the captioner with its judge, its scores, the judge's figures and the test
+    pictures prepared as the service prepares an upload."""
 
     kind: str
     captioner: Captioner
     scores: DecoderScores
     figures: dict[str, float]
+    test_images: np.ndarray
 
     def report(self) -> dict[str, float]:
         """Every figure of this decoder, as ``reports/metrics.json`` and the MLflow run hold them."""
@@ -55,21 +59,22 @@ def evaluate_decoder(decoder: Path, encoder: Path, processed: Path, data: Evalua
     captioner.judge, figures = fit_judge(captioner, data, pictures, params["honesty"])
     figures.update(outside_figures(captioner, outside))
     log.info("%s: %s", Path(decoder).name, {k: round(v, 3) for k, v in {**scores.metrics, **figures}.items()})
-    return Evaluated(Path(decoder).name, captioner, scores, figures), pictures
+    return Evaluated(Path(decoder).name, captioner, scores, figures, pictures.images["test"]), pictures
 
 
 def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params: Mapping[str, Any],
             validation: Path, samples: Path, test_set: str) -> dict[str, Any]:
     """Log ``evaluated`` to the run ``train`` opened (figures, sample sheet, predictions, the pyfunc with its
-    judge and float16 export), register it and move ``production`` if it beats the current version (or that
-    one was scored on another test set than ``test_set``, ``fingerprint_test_set``).
+    judge, its exact float32 TFLite export and the float16 one if asked), register it and move ``production`` if
+    it beats the current version (or that one was scored on another test set than ``test_set``,
+    ``fingerprint_test_set``).
 
     Returns its report entry, with ``gate_metric`` (the figure the gate compared) and ``promoted``.
     """
     import mlflow
     from mlflow import MlflowClient
 
-    from pipeline.models.float16 import export, load_images
+    from pipeline.models.lite import export_exact, export_float16
     from pipeline.models.pyfunc import describe, log_captioner
     from pipeline.tracking import TEST_SET_TAG, runs
     from pipeline.tracking.registry import promote_if_better
@@ -88,17 +93,18 @@ def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params
         mlflow.log_artifact(str(validation), "data")
         mlflow.log_artifact(str(sheet), "samples")
         mlflow.log_dict({"captions": dict(zip(test.names, served))}, "predictions/test.json")
-        bundle, float16 = Path(tmp) / "captioner", None
+        bundle, lite, float16 = Path(tmp) / "captioner", Path(tmp) / "captioner_lite", None
         captioner.save(bundle)
+        figures = export_exact(captioner, lite, evaluated.test_images)
         if params["float16"]:
             float16 = Path(tmp) / "captioner_float16"
-            figures = export(captioner, bundle, float16, load_images(captioner, test.paths))
-            mlflow.log_metrics(figures)
-            report.update(figures)
+            figures.update(export_float16(captioner, bundle, float16, evaluated.test_images))
+        mlflow.log_metrics(figures)
+        report.update(figures)
         encoder = captioner.encoder
         info = describe(kind, encoder.name, encoder.output_shape[1:], captioner.decoding.beam_width)
         name = registered_name(kind)
-        logged = log_captioner(bundle, info, registered_name=name, float16=float16)
+        logged = log_captioner(bundle, info, registered_name=name, float16=float16, lite=lite)
         mlflow.set_tag(TEST_SET_TAG, test_set)
         decision = promote_if_better(MlflowClient(), name, int(logged.registered_model_version),
                                      f"test_{gate_metric}", report[gate_metric], required=JUDGED, test_set=test_set)

@@ -40,6 +40,11 @@ def test_the_defaults():
     ({"TRAIN_COMMAND": "dvc exp run"}, "no shell"),
     ({"MAX_CONTENT_LENGTH": 0}, "MAX_CONTENT_LENGTH"),
     ({"MODEL_PRECISION": "bfloat16"}, "MODEL_PRECISION"),
+    ({"MODEL_RUNTIME": "onnx"}, "MODEL_RUNTIME"),
+    ({"BATCH_MAX_SIZE": 0}, "BATCH_MAX_SIZE"),
+    ({"BATCH_WINDOW_MS": -1}, "BATCH_WINDOW_MS"),
+    ({"BATCH_WINDOW_MS": "5"}, "BATCH_WINDOW_MS"),
+    ({"BATCH_RUNTIMES": "keras"}, "BATCH_RUNTIMES"),
 ])
 def test_settings_it_cannot_run_with_fail_at_start(tmp_path, setting, message):
     with pytest.raises(ValueError, match=message):

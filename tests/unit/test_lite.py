@@ -11,7 +11,7 @@ from PIL import Image
 from pipeline.models.captioner import Captioner, Decoding
 from pipeline.models.decoders import build_decoder, caption_model
 from pipeline.models.encoder import build_encoder
-from pipeline.models.float16 import LiteCaptioner, agreement, captions_of, export, size_mb
+from pipeline.models.lite import LiteCaptioner, agreement, captions_of, export_float16, size_mb
 from testkit.tiny_keras import SIZES, VOCAB
 
 
@@ -36,8 +36,8 @@ def test_the_export_captions_as_float32_does(kind, beam_width, tmp_path):
     captioner = tiny_captioner(kind, beam_width)
     captioner.save(tmp_path / "float32")
     images = random_images(12)
-    figures = export(captioner, tmp_path / "float32", tmp_path / "float16", images)
-    lite = LiteCaptioner.load(tmp_path / "float16")
+    figures = export_float16(captioner, tmp_path / "float32", tmp_path / "float16", images)
+    lite = LiteCaptioner.load(tmp_path / "float16", "float16")
     assert lite.precision == "float16" and lite.image_size == 32 and lite.decoding == captioner.decoding
     tensors = tf.lite.Interpreter(model_content=lite.flatbuffer).get_tensor_details()
     assert any(t["dtype"] == np.float16 for t in tensors)  # the weights are stored in float16
