@@ -98,6 +98,9 @@ DEFAULTS: dict[str, Any] = {
     # gunicorn 26.2's gthread worker waits the whole graceful timeout at shutdown once a kept-alive
     # connection has been used, even after the client closed it: off by default (on loopback it costs little).
     "KEEPALIVE_S": 0,
+    # Answer every request with a Server-Timing header: milliseconds per phase (app/timing.py); for profiling,
+    # since it tells any client how long each phase took
+    "SERVER_TIMING": False,
 }
 
 
