@@ -44,8 +44,13 @@ def convert() -> Response:
         raise ApiError(f"text must be one of {', '.join(CHOICES)} (read the text in the picture aloud or not)",
                        code="invalid_text_option")
 
+    # Decoded no larger than this conversion's largest consumer needs: the text reader, else the kept picture
+    # (the captioners take less than either), so the kept picture is not resized a second time.
+    max_side = config["DECODE_MAX_SIDE"]
+    if text_option == "off":
+        max_side = min(max_side, config["RESULT_IMAGE_MAX_SIDE"])
     with span("decode"), extensions["decoding"]:  # at most DECODE_CONCURRENCY decoded uploads in memory at once
-        image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"], config["DECODE_MAX_SIDE"])
+        image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"], max_side)
     with span("caption"):
         described = model.describe(image)
     with span("read"):
