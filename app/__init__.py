@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask
 
 import pipeline  # noqa: F401  (quiet TensorFlow, no MLflow telemetry, no DVC analytics, before they load)
-from app import api, errors, limits, owners, security, web
+from app import api, errors, limits, owners, security, timing, web
 from app.config import default_instance_path, load_config
 from app.services import db, history, images, models, reading, speech, training
 
@@ -43,7 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
     training.init_app(app)
     api.init_app(app)
     web.init_app(app)
-    limits.init_app(app)  # last: it limits views the blueprints registered
+    limits.init_app(app)  # after the blueprints: it limits the views they registered
 
     if start_models:
         start(app)
@@ -52,6 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
         def _start_once() -> None:  # a safety net for servers without app/gunicorn_config.py's hook
             if not app.extensions["models"].started:
                 start(app)
+    timing.init_app(app)  # last: it times every request hook registered before it
 
     return app
 

@@ -108,9 +108,13 @@ DEFAULTS: dict[str, Any] = {
     "WORKERS": 1,
     "THREADS": 8,
     "WORKER_TIMEOUT_S": 120,  # a worker silent this long is restarted; covers loading the models
-    # gunicorn 26.2's gthread worker waits the whole graceful timeout at shutdown once a kept-alive
-    # connection has been used, even after the client closed it: off by default (on loopback it costs little).
+    # gunicorn 26.2's gthread worker waits the whole graceful timeout at shutdown while a client (a browser does)
+    # holds a kept-alive connection open: off by default. On loopback it saves about 1 ms a conversion
+    # (docs/benchmarks.md#where-a-conversions-time-goes).
     "KEEPALIVE_S": 0,
+    # Answer every request with a Server-Timing header: milliseconds per phase (app/timing.py); for profiling,
+    # since it tells any client how long each phase took
+    "SERVER_TIMING": False,
 }
 
 

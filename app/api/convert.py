@@ -12,6 +12,7 @@ from app.errors import ApiError
 from app.services.images import decode_image, kept_jpeg
 from app.services.reading import CHOICES
 from app.services.speech import check_caption_language, check_options
+from app.timing import span
 from pipeline.speech import EngineError
 from pipeline.spoken import compose
 
@@ -22,8 +23,9 @@ bp = Blueprint("convert", __name__)
 @bp.post("/convert")
 def convert() -> Response:
     started = time.perf_counter()
-    config, extensions, form = current_app.config, current_app.extensions, request.form
-    upload = request.files.get("image")
+    config, extensions = current_app.config, current_app.extensions
+    with span("form"):
+        form, upload = request.form, request.files.get("image")
     if upload is None:
         raise ApiError("send the picture as the multipart/form-data file field 'image'", code="missing_image")
     name = form.get("model") or current_app.extensions["models"].default(config["DEFAULT_MODEL"])[0]
@@ -42,24 +44,35 @@ def convert() -> Response:
         raise ApiError(f"text must be one of {', '.join(CHOICES)} (read the text in the picture aloud or not)",
                        code="invalid_text_option")
 
+    # Decoded no larger than this conversion's largest consumer needs: the text reader, else the kept picture
+    # (the captioners take less than either), so the kept picture is not resized a second time.
+    max_side = config["DECODE_MAX_SIDE"]
+    if text_option == "off":
+        max_side = min(max_side, config["RESULT_IMAGE_MAX_SIDE"])
     with model.arriving() as arrival:  # a batch about to run waits for this picture (BATCH_WINDOW_MS at most)
-        with extensions["decoding"]:  # at most DECODE_CONCURRENCY decoded uploads in memory at once
-            image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"], config["DECODE_MAX_SIDE"])
-        described = model.describe(image, arrival)
-    text = extensions["reader"].read(image) if text_option == "on" else ""
+        with span("decode"), extensions["decoding"]:  # at most DECODE_CONCURRENCY decoded uploads in memory at once
+            image = decode_image(upload.read(), config["MAX_IMAGE_PIXELS"], max_side)
+        with span("caption"):
+            described = model.describe(image, arrival)
+    with span("read"):
+        text = extensions["reader"].read(image) if text_option == "on" else ""
     spoken = compose(described.caption, described.in_domain, described.sure, lang, text,
                      max_chars=speaker.settings.max_chars)
     try:
-        speech = speaker.synthesize(spoken.text, lang=lang, engine=engine, fmt=fmt)
+        with span("speech"):
+            speech = speaker.synthesize(spoken.text, lang=lang, engine=engine, fmt=fmt)
     except EngineError:
         log.exception("speech failed for %r", spoken.text)
         raise ApiError("speech synthesis failed; try again or choose another engine", status=503,
                        code="speech_unavailable") from None
-    kept = kept_jpeg(image, config["RESULT_IMAGE_QUALITY"], config["RESULT_IMAGE_MAX_SIDE"])
-    result = extensions["history"].add(
-        image=kept, audio=speech.audio, caption=described.caption,
-        model_name=model.name, model_version=model.version, engine=speech.engine, lang=speech.lang, fmt=speech.fmt,
-        processing_time=time.perf_counter() - started, spoken=spoken.text, in_domain=described.in_domain,
-        confidence=round(described.confidence, 4), text=text, owner=g.owner,
-    )
-    return jsonify(success=True, **result_json(result))
+    with span("keep-image"):
+        kept = kept_jpeg(image, config["RESULT_IMAGE_QUALITY"], config["RESULT_IMAGE_MAX_SIDE"])
+    with span("history"):
+        result = extensions["history"].add(
+            image=kept, audio=speech.audio, caption=described.caption,
+            model_name=model.name, model_version=model.version, engine=speech.engine, lang=speech.lang,
+            fmt=speech.fmt, processing_time=time.perf_counter() - started, spoken=spoken.text,
+            in_domain=described.in_domain, confidence=round(described.confidence, 4), text=text, owner=g.owner,
+        )
+    with span("json"):
+        return jsonify(success=True, **result_json(result))

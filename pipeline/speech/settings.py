@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .encode import MP3_BITRATES_KBPS
 from .errors import InvalidRateError, UnknownEngineError, UnsupportedFormatError
 from .languages import resolve_language
 
@@ -28,7 +29,9 @@ class SpeechSettings:
         max_chars: Longest text accepted, counted after normalisation.
         cache_entries: Most results kept in the LRU cache (0 turns caching off).
         cache_bytes: Most audio bytes kept in the cache.
-        mp3_bitrate_kbps: Bit rate of MP3s encoded from espeak's PCM.
+        mp3_bitrate_kbps: Bit rate of MP3s encoded from espeak's 22050 Hz PCM, one of ``MP3_BITRATES_KBPS``;
+            40 keeps the speech's energy above 4 kHz (and above 8 kHz) as the WAV has it
+            (bench/bench_speech.py; docs/benchmarks.md#mp3-settings).
         gtts_timeout_s: Budget for all of gTTS's HTTP requests for one text.
         gtts_base_url: Scheme and host to send gTTS's requests to instead of
             ``https://translate.google.<tld>`` (a test server or a relay); None for Google.
@@ -44,7 +47,7 @@ class SpeechSettings:
     max_chars: int = 500
     cache_entries: int = 256
     cache_bytes: int = 32 * 1024 * 1024
-    mp3_bitrate_kbps: int = 64
+    mp3_bitrate_kbps: int = 40
     gtts_timeout_s: float = 5.0
     gtts_base_url: str | None = None
     gtts_slow_below_wpm: int = 140
@@ -57,7 +60,10 @@ class SpeechSettings:
         object.__setattr__(self, "fmt", check_format(self.fmt))
         object.__setattr__(self, "lang", self.lang.strip().lower())
         check_rate(self.rate_wpm)
-        for name in ("max_chars", "mp3_bitrate_kbps", "breaker_failures"):
+        if self.mp3_bitrate_kbps not in MP3_BITRATES_KBPS:
+            raise ValueError(f"SpeechSettings.mp3_bitrate_kbps must be one of {', '.join(map(str, MP3_BITRATES_KBPS))}"
+                             f" (the MP3 bit rates at 22050 Hz), not {self.mp3_bitrate_kbps!r}")
+        for name in ("max_chars", "breaker_failures"):
             if getattr(self, name) < 1:
                 raise ValueError(f"SpeechSettings.{name} must be at least 1")
         for name in ("cache_entries", "cache_bytes", "gtts_timeout_s", "breaker_reset_s"):

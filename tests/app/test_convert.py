@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from pipeline.data.outside import outside_pictures
 from pipeline.spoken import PHRASES, compose
@@ -137,6 +138,17 @@ def test_with_text_off_nothing_is_read_and_the_reader_is_never_loaded(make_app):
     body = app.test_client().post("/api/convert", data=form, content_type="multipart/form-data").json
     assert body["text"] == "" and "text reads" not in body["spoken"]
     assert app.extensions["reader"]._reader is None  # text=off paid nothing for it
+
+
+def test_with_text_off_a_big_photo_is_decoded_only_as_large_as_the_kept_picture(app, client, convert, monkeypatch):
+    import app.api.convert as view
+
+    sides, decode = [], view.decode_image
+    monkeypatch.setattr(view, "decode_image", lambda data, pixels, side: sides.append(side) or decode(data, pixels, side))
+    body = convert(picture("JPEG", size=(1800, 1200)), filename="photo.jpg", text="off").json
+    assert sides == [app.config["RESULT_IMAGE_MAX_SIDE"]] < [app.config["DECODE_MAX_SIDE"]]
+    with Image.open(io.BytesIO(client.get(body["image_url"]).data)) as kept:
+        assert kept.size == (1280, 853)  # the kept picture is as before
 
 
 @pytest.mark.parametrize("value", ["yes", "onn", "1", "<script>"])

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from pipeline.speech import LANGUAGES, EngineError, Speaker, SpeechSettings
+from pipeline.speech.encode import mp3_info
 from pipeline.speech.espeak import PATH_MAX_BYTES, EspeakEngine, _short_data_path
 from pipeline.speech.languages import Voice
 
@@ -50,6 +51,25 @@ def test_caption_decodes_with_plausible_length_and_loudness(speaker, fmt):
     windows = samples[: len(samples) // 1102 * 1102].reshape(-1, 1102)
     loudness = np.sqrt(np.mean(np.square(windows), axis=1))
     assert loudness.min() < 0.01 < 0.05 < loudness.max()
+
+
+def energy_above(samples, rate, hertz):
+    power = np.abs(np.fft.rfft(samples)) ** 2
+    return power[np.fft.rfftfreq(len(samples), 1 / rate) >= hertz].sum() / power.sum()
+
+
+@pytest.mark.parametrize("bitrate", [SpeechSettings().mp3_bitrate_kbps, 64])
+def test_mp3_has_the_promised_rate_and_bit_rate_and_keeps_the_consonants_above_4_khz(bitrate):
+    speaker = Speaker(SpeechSettings(cache_entries=0, mp3_bitrate_kbps=bitrate))
+    mp3, wav = speaker.synthesize(CAPTION, fmt="mp3"), speaker.synthesize(CAPTION, fmt="wav")
+    frames, seconds, rate = mp3_info(mp3.audio)
+    assert rate == 22050 and frames > 0
+    assert len(mp3.audio) * 8 / seconds / 1000 == pytest.approx(bitrate, rel=0.03)  # constant bit rate
+    (decoded, _), (reference, _) = decode(mp3), decode(wav)
+    # What speech needs to stay intelligible (s, f, th, t) lies above 4 kHz: the MP3 keeps as much of it as the
+    # WAV has, and of what lies above 8 kHz too (LAME's low-pass at too low a bit rate removes that first).
+    assert energy_above(decoded, rate, 4000) == pytest.approx(energy_above(reference, rate, 4000), rel=0.1)
+    assert energy_above(decoded, rate, 8000) > 0.8 * energy_above(reference, rate, 8000) > 0
 
 
 def test_wav_header(speaker):

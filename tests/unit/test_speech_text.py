@@ -102,6 +102,13 @@ def test_settings_validate_on_creation():
     assert SpeechSettings(engine="GTTS", fmt="WAV", lang="FR").engine == "gtts"
 
 
+@pytest.mark.parametrize("bitrate", [0, 41, 192, 320])
+def test_an_mp3_bit_rate_that_22050_hz_mp3s_cannot_have_is_refused_naming_those_they_can(bitrate):
+    with pytest.raises(ValueError, match="8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160"):
+        SpeechSettings(mp3_bitrate_kbps=bitrate)
+    assert SpeechSettings(mp3_bitrate_kbps=64).mp3_bitrate_kbps == 64
+
+
 def test_settings_from_mapping_reads_prefixed_keys_and_converts_strings():
     config = {
         "SPEECH_ENGINE": "auto",
