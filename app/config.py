@@ -27,8 +27,9 @@ ENV_PREFIX = "IMAGE_TO_AUDIO"
 PLAIN_ENV = ("ADMIN_TOKEN", "MLFLOW_TRACKING_URI")
 BEST_MODEL = "best"  # DEFAULT_MODEL's choice of the production model with the best gate score
 ADMIN_TOKEN_MIN_CHARS = 32
+# Settings no longer read, and what took over from them
 REPLACED = {"DATABASE_NAME": "DATABASE_URL (e.g. sqlite:////path/to/instance/name.sqlite3)",
-            "RESULTS_DIR_NAME": "RESULTS_URL (a folder, e.g. /path/to/instance/results)"}  # old settings: what took over
+            "RESULTS_DIR_NAME": "RESULTS_URL (a folder, e.g. /path/to/instance/results)"}
 
 DEFAULTS: dict[str, Any] = {
     "DEBUG": False,

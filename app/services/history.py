@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, delete, func, insert, literal, select, update
 
 from app.services.db import Database, results
 from app.services.storage import Storage, open_storage
@@ -104,9 +104,11 @@ class History:
                 db.execute(insert(results).values(**dataclasses.asdict(result)))
                 expired = self._expire(db, owner)
         except BaseException:
-            self.storage.delete(result.id)
+            self._remove_files([result.id])
             raise
         self._remove_files(expired)
+        if expired:
+            log.info("retention: %d results removed", len(expired))
         return result
 
     def _expire(self, db: Connection, owner: str | None = None) -> list[str]:
@@ -117,7 +119,7 @@ class History:
         if owner is not None:
             ids |= self._past(db, keep.owner_quota_bytes, results.c.owner == owner)
         if ids:
-            db.execute(delete(results).where(results.c.id.in_(ids)))
+            db.execute(delete(results).where(results.c.id.in_(sorted(ids))))
         return sorted(ids)
 
     @staticmethod
@@ -126,13 +128,15 @@ class History:
         ranked = select(results.c.id, func.row_number().over(order_by=NEWEST_FIRST).label("n"),
                         func.sum(results.c.size_bytes).over(order_by=NEWEST_FIRST).label("running")
                         ).where(*where).subquery()
-        return set(db.scalars(select(ranked.c.id).where(ranked.c.running > limit, ranked.c.n > 1)))
+        return set(db.scalars(select(ranked.c.id).where(ranked.c.running > literal(limit, BigInteger), ranked.c.n > 1)))
 
     def _remove_files(self, ids: list[str]) -> None:
+        """Delete the files of results whose rows are gone; what fails now, the sweep removes later."""
         for result_id in ids:
-            self.storage.delete(result_id)
-        if ids:
-            log.info("retention: %d results removed", len(ids))
+            try:
+                self.storage.delete(result_id)
+            except Exception:
+                log.exception("result %s: its files could not be deleted; the sweep will", result_id)
 
     def get(self, result_id: str) -> Result | None:
         """The result with this id, or None (also for anything that is not an id)."""
@@ -201,10 +205,10 @@ class History:
         self._remove_files(expired)
         orphans = [name for name, folder in folders.items()
                    if name not in known and name not in expired and time.time() - folder.modified > stale_s]
-        for name in orphans:
-            self.storage.delete(name)
-        if orphans:
-            log.info("sweep: %d folders without a result removed", len(orphans))
+        self._remove_files(orphans)
+        if expired or orphans:
+            log.info("sweep: %d results past the retention and %d folders without a result removed",
+                     len(expired), len(orphans))
         return len(expired) + len(orphans)
 
     def start_sweeper(self, every_s: float) -> None:
