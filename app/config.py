@@ -27,6 +27,9 @@ ENV_PREFIX = "IMAGE_TO_AUDIO"
 PLAIN_ENV = ("ADMIN_TOKEN", "MLFLOW_TRACKING_URI")
 BEST_MODEL = "best"  # DEFAULT_MODEL's choice of the production model with the best gate score
 ADMIN_TOKEN_MIN_CHARS = 32
+# Settings no longer read, and what took over from them
+REPLACED = {"DATABASE_NAME": "DATABASE_URL (e.g. sqlite:////path/to/instance/name.sqlite3)",
+            "RESULTS_DIR_NAME": "RESULTS_URL (a folder, e.g. /path/to/instance/results)"}
 
 DEFAULTS: dict[str, Any] = {
     "DEBUG": False,
@@ -80,9 +83,13 @@ DEFAULTS: dict[str, Any] = {
     # Reverse proxies in front of the service whose X-Forwarded-For/-Proto/-Host are believed (werkzeug's
     # ProxyFix); 0: none, the client's address is the connection's
     "TRUSTED_PROXIES": 0,
-    # Results and history (SQLite database and result folders in the instance folder)
-    "DATABASE_NAME": "image_to_audio.sqlite3",
-    "RESULTS_DIR_NAME": "results",
+    # Results and history. DATABASE_URL: the database of the history and the training jobs, a SQLAlchemy URL
+    # (sqlite:////abs/path.sqlite3, or postgresql+psycopg://user:password@host:5432/db for replicas that share it);
+    # None: image_to_audio.sqlite3 in the instance folder.
+    "DATABASE_URL": None,
+    # RESULTS_URL: where the results' files are kept: a folder (a path or file:///path), or s3://bucket/prefix
+    # (boto3's AWS_* variables; AWS_ENDPOINT_URL for an S3 API other than AWS's); None: results/ in the instance folder
+    "RESULTS_URL": None,
     # Retention: results older than this go, then the oldest past the total, and each owner's oldest past their
     # quota (an owner's newest result always stays; the text read in a picture goes with its result).
     # A kept result is about 0.2 to 0.5 MB (a picture of at most RESULT_IMAGE_MAX_SIDE px and its audio).
@@ -147,6 +154,9 @@ def check_config(config: Config) -> None:
     if not isinstance(config["HISTORY_MAX_AGE_DAYS"], (int, float)) or config["HISTORY_MAX_AGE_DAYS"] <= 0:
         raise ValueError(f"HISTORY_MAX_AGE_DAYS must be a positive number, not {config['HISTORY_MAX_AGE_DAYS']!r}")
     check_rate(config["RATE_LIMIT"])
+    for old, new in REPLACED.items():
+        if old in config:
+            raise ValueError(f"{old} is no longer read: set {new} instead")
     if config["TRUSTED_HOSTS"] is None:
         config["TRUSTED_HOSTS"] = sorted({"localhost", "127.0.0.1", config["HOST"]})
     if isinstance(config["TRUSTED_HOSTS"], str) or not all(isinstance(h, str) for h in config["TRUSTED_HOSTS"]):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import requests
@@ -27,18 +28,19 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(tracking_uri: str, instance: Path, *, workers: int = 2, threads: int = 4, ready_timeout: float = 90.0,
-          **settings: str) -> Iterator[tuple[str, Path]]:
-    """Start ``gunicorn -c app/gunicorn_config.py app.wsgi:app``; yield its base URL and log file; stop it."""
+          env: Mapping[str, str] | None = None, **settings: str) -> Iterator[tuple[str, Path]]:
+    """Start ``gunicorn -c app/gunicorn_config.py app.wsgi:app`` (in a process group of its own, with ``env`` added
+    to the environment); yield its base URL and log file; stop it."""
     port = free_port()
     log_path = instance.parent / f"gunicorn-{port}.log"
     env = {**os.environ, **QUIET_ENV, "MLFLOW_TRACKING_URI": tracking_uri,
            "IMAGE_TO_AUDIO_INSTANCE_PATH": str(instance), "IMAGE_TO_AUDIO_PORT": str(port),
            "IMAGE_TO_AUDIO_WORKERS": str(workers), "IMAGE_TO_AUDIO_THREADS": str(threads),
            "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1", "IMAGE_TO_AUDIO_RATE_LIMIT": "off",  # load tests
-           **{f"IMAGE_TO_AUDIO_{key}": value for key, value in settings.items()}}
+           **{f"IMAGE_TO_AUDIO_{key}": value for key, value in settings.items()}, **(env or {})}
     with open(log_path, "wb") as log:
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_config.py", "app.wsgi:app"],
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout
@@ -59,3 +61,10 @@ def serve(tracking_uri: str, instance: Path, *, workers: int = 2, threads: int =
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def kill(log_path: Path) -> None:
+    """SIGKILL a server ``serve`` started, master and workers at once (no handler runs, nothing is cleaned up);
+    its master's pid is in its log ("Listening at: ... (pid)")."""
+    master = int(re.search(r"Listening at: \S+ \((\d+)\)", log_path.read_text()).group(1))
+    os.killpg(master, signal.SIGKILL)

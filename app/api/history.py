@@ -7,6 +7,7 @@ token, everyone's, and those kept before owners. A result's files are reachable 
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file, url_for
@@ -93,12 +94,14 @@ def delete_result(result_id: str) -> Response:
 
 def _send(result_id: str, kind: str) -> Response:
     result = _result(result_id)
-    path = _history().path(result, kind)
     try:
-        response = send_file(path, mimetype=result.mime_type(kind), conditional=True,
-                             download_name=f"{result.id}-{result.file_name(kind)}")
+        data = _history().read(result, kind)
     except FileNotFoundError:  # deleted between the look-up and now
         raise ResultNotFound() from None
+    # a result's files never change: its id and the kind name them for caches and range requests
+    response = send_file(io.BytesIO(data), mimetype=result.mime_type(kind), conditional=True,
+                         etag=f"{result.id}-{kind}", last_modified=result.created_at,
+                         download_name=f"{result.id}-{result.file_name(kind)}")
     response.headers["Cache-Control"] = PRIVATE
     return response
 

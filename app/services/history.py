@@ -1,4 +1,10 @@
-"""Results and their history: rows in SQLite, files in one folder per result, both kept across restarts."""
+"""Results and their history: rows in the database (db.py), files in the storage (storage.py), both kept across
+restarts and shared by replicas that use the same ``DATABASE_URL`` and ``RESULTS_URL``.
+
+The row is the commit point: a result's files are stored first and its row written last, so a crash at any moment
+leaves at most files without a row, which nothing lists or serves and a sweep removes once ``STALE_S`` old.
+Deleting goes the other way: the row, then the files.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,6 @@ import io
 import logging
 import os
 import re
-import shutil
-import sqlite3
 import threading
 import time
 import uuid
@@ -19,17 +23,19 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import BigInteger, Connection, delete, func, insert, literal, select, update
 
-from app.services.db import connect
-from pipeline.files import atomic_dir
+from app.services.db import Database, results
+from app.services.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
-COLUMNS = ("id", "created_at", "caption", "model_name", "model_version", "engine", "lang", "format",
-           "processing_time", "spoken", "in_domain", "confidence", "text", "owner", "size_bytes")
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
-STALE_S = 600  # a result folder without a row this old was left by a crash: swept at start
+# Files without a row this old were left by a crash and are swept; younger ones may be a conversion still being
+# stored, by this replica or another
+STALE_S = 600
+RESULTS_FOLDER = "results"  # the default storage, in the instance folder
 MIME_TYPES = {"image": "image/jpeg", "caption": "text/plain; charset=utf-8", "mp3": "audio/mpeg", "wav": "audio/wav"}
-NEWEST_FIRST = "ORDER BY created_at DESC, rowid DESC"
+NEWEST_FIRST = (results.c.created_at.desc(), results.c.id.desc())
 
 
 @dataclass(frozen=True)
@@ -66,16 +72,19 @@ class Result:
         """Name of the ``image``, ``audio`` or ``caption`` file in the result's folder."""
         return {"image": "image.jpg", "audio": f"audio.{self.format}", "caption": "caption.txt"}[kind]
 
+    def key(self, kind: str) -> str:
+        """The storage key of the result's ``image``, ``audio`` or ``caption`` file."""
+        return f"{self.id}/{self.file_name(kind)}"
+
     def mime_type(self, kind: str) -> str:
         return MIME_TYPES[self.format if kind == "audio" else kind]
 
 
 class History:
-    """The store of results; safe to share between threads and between worker processes."""
+    """The store of results; safe to share between threads, worker processes and replicas."""
 
-    def __init__(self, database: Path, results_dir: Path, retention: Retention) -> None:
-        self.database, self.results_dir, self.retention = database, results_dir, retention
-        results_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, database: Database, storage: Storage, retention: Retention) -> None:
+        self.database, self.storage, self.retention = database, storage, retention
         self._stop = threading.Event()
         self._sweeping_in: int | None = None  # the process whose sweeper runs
 
@@ -83,89 +92,96 @@ class History:
             engine: str, lang: str, fmt: str, processing_time: float, spoken: str = "",
             in_domain: bool | None = None, confidence: float | None = None, text: str = "",
             owner: str | None = None) -> Result:
-        """Keep a result: files first (the folder appears whole), then its row; then drop what the retention says."""
+        """Keep a result: its files first, then its row (the commit point); then drop what the retention says."""
         result = Result(uuid.uuid4().hex, time.time(), caption, model_name, model_version, engine, lang, fmt,
                         round(processing_time, 3), spoken, in_domain, confidence, text, owner)
-        folder, caption_bytes = self.results_dir / result.id, caption_file(result).encode()
-        result = dataclasses.replace(result, size_bytes=len(image) + len(audio) + len(caption_bytes))
-        with atomic_dir(folder) as tmp:
-            (tmp / result.file_name("image")).write_bytes(image)
-            (tmp / result.file_name("audio")).write_bytes(audio)
-            (tmp / result.file_name("caption")).write_bytes(caption_bytes)
+        files = {"image": image, "audio": audio, "caption": caption_file(result).encode()}
+        result = dataclasses.replace(result, size_bytes=sum(len(data) for data in files.values()))
         try:
-            with connect(self.database, write=True) as db:
-                db.execute(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                           _row(result))
+            for kind, data in files.items():
+                self.storage.put(result.key(kind), data)
+            with self.database.connect(write=True) as db:
+                db.execute(insert(results).values(**dataclasses.asdict(result)))
                 expired = self._expire(db, owner)
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            self._remove_files([result.id])
             raise
         self._remove_files(expired)
+        if expired:
+            log.info("retention: %d results removed", len(expired))
         return result
 
-    def _expire(self, db: sqlite3.Connection, owner: str | None = None) -> list[str]:
+    def _expire(self, db: Connection, owner: str | None = None) -> list[str]:
         """Delete the rows the retention no longer keeps (``owner``'s quota too, if given); return their ids."""
         keep = self.retention
-        ids = {row[0] for row in db.execute("SELECT id FROM results WHERE created_at < ?",
-                                            (time.time() - keep.max_age_s,))}
-        over = ("SELECT id FROM (SELECT id, ROW_NUMBER() OVER newest AS n, SUM(size_bytes) OVER newest AS running "
-                "FROM results {where} WINDOW newest AS (" + NEWEST_FIRST + ")) WHERE running > ? AND n > 1")
-        ids |= {row[0] for row in db.execute(over.format(where=""), (keep.max_bytes,))}
+        ids = set(db.scalars(select(results.c.id).where(results.c.created_at < time.time() - keep.max_age_s)))
+        ids |= self._past(db, keep.max_bytes)
         if owner is not None:
-            ids |= {row[0] for row in db.execute(over.format(where="WHERE owner = ?"), (owner, keep.owner_quota_bytes))}
-        db.executemany("DELETE FROM results WHERE id = ?", [(i,) for i in ids])
+            ids |= self._past(db, keep.owner_quota_bytes, results.c.owner == owner)
+        if ids:
+            db.execute(delete(results).where(results.c.id.in_(sorted(ids))))
         return sorted(ids)
 
+    @staticmethod
+    def _past(db: Connection, limit: int, *where) -> set[str]:
+        """The ids past the newest ``limit`` bytes of the results ``where`` selects, but never the newest one."""
+        ranked = select(results.c.id, func.row_number().over(order_by=NEWEST_FIRST).label("n"),
+                        func.sum(results.c.size_bytes).over(order_by=NEWEST_FIRST).label("running")
+                        ).where(*where).subquery()
+        return set(db.scalars(select(ranked.c.id).where(ranked.c.running > literal(limit, BigInteger), ranked.c.n > 1)))
+
     def _remove_files(self, ids: list[str]) -> None:
+        """Delete the files of results whose rows are gone; what fails now, the sweep removes later."""
         for result_id in ids:
-            shutil.rmtree(self.results_dir / result_id, ignore_errors=True)
-        if ids:
-            log.info("retention: %d results removed", len(ids))
+            try:
+                self.storage.delete(result_id)
+            except Exception:
+                log.exception("result %s: its files could not be deleted; the sweep will", result_id)
 
     def get(self, result_id: str) -> Result | None:
         """The result with this id, or None (also for anything that is not an id)."""
         if not ID_PATTERN.fullmatch(result_id):
             return None
-        with connect(self.database) as db:
-            row = db.execute("SELECT * FROM results WHERE id = ?", (result_id,)).fetchone()
-        return _result(row) if row else None
+        with self.database.connect() as db:
+            row = db.execute(select(results).where(results.c.id == result_id)).mappings().first()
+        return Result(**row) if row else None
 
     def page(self, page: int, per_page: int, owner: str | None) -> tuple[list[Result], int]:
         """One page of ``owner``'s results (every owner's when None: the admin's view), newest first, and the count."""
-        where, args = ("", ()) if owner is None else ("WHERE owner = ?", (owner,))
-        with connect(self.database) as db:
-            total = db.execute(f"SELECT COUNT(*) FROM results {where}", args).fetchone()[0]
-            rows = db.execute(f"SELECT * FROM results {where} {NEWEST_FIRST} LIMIT ? OFFSET ?",
-                              (*args, per_page, (page - 1) * per_page)).fetchall()
-        return [_result(row) for row in rows], total
+        where = () if owner is None else (results.c.owner == owner,)
+        with self.database.connect() as db:
+            total = db.scalar(select(func.count()).select_from(results).where(*where))
+            rows = db.execute(select(results).where(*where).order_by(*NEWEST_FIRST).limit(per_page)
+                              .offset((page - 1) * per_page)).mappings().all()
+        return [Result(**row) for row in rows], total
 
     def delete(self, result_id: str, owner: str | None) -> bool:
         """Forget ``owner``'s result (anyone's when None: the admin), row then files; False if there was none."""
         if not ID_PATTERN.fullmatch(result_id):
             return False
-        with connect(self.database, write=True) as db:
-            deleted = db.execute("DELETE FROM results WHERE id = ? AND (? IS NULL OR owner = ?)",
-                                 (result_id, owner, owner)).rowcount
+        whose = () if owner is None else (results.c.owner == owner,)
+        with self.database.connect(write=True) as db:
+            deleted = db.execute(delete(results).where(results.c.id == result_id, *whose)).rowcount
         if deleted:
-            shutil.rmtree(self.results_dir / result_id, ignore_errors=True)
+            self.storage.delete(result_id)
         return bool(deleted)
 
     def claim(self, owner: str) -> int:
         """Give every result kept before owners to ``owner``; return how many."""
-        with connect(self.database, write=True) as db:
-            return db.execute("UPDATE results SET owner = ? WHERE owner IS NULL", (owner,)).rowcount
+        with self.database.connect(write=True) as db:
+            return db.execute(update(results).where(results.c.owner.is_(None)).values(owner=owner)).rowcount
 
     def clear_unowned(self) -> int:
         """Delete every result kept before owners, with its files; return how many."""
-        with connect(self.database, write=True) as db:
-            ids = [row[0] for row in db.execute("SELECT id FROM results WHERE owner IS NULL")]
-            db.executemany("DELETE FROM results WHERE id = ?", [(i,) for i in ids])
+        with self.database.connect(write=True) as db:
+            ids = list(db.scalars(select(results.c.id).where(results.c.owner.is_(None))))
+            db.execute(delete(results).where(results.c.id.in_(ids)))
         self._remove_files(ids)
         return len(ids)
 
-    def path(self, result: Result, kind: str) -> Path:
-        """Where the result's ``image``, ``audio`` or ``caption`` file lies."""
-        return self.results_dir / result.id / result.file_name(kind)
+    def read(self, result: Result, kind: str) -> bytes:
+        """The result's ``image``, ``audio`` or ``caption`` file; FileNotFoundError once deleted."""
+        return self.storage.get(result.key(kind))
 
     def zip_bytes(self, result: Result) -> bytes:
         """The image, audio and caption in one ZIP (media stored as they are, the caption compressed)."""
@@ -173,29 +189,27 @@ class History:
         with zipfile.ZipFile(buffer, "w") as archive:
             for kind in ("image", "audio", "caption"):
                 method = zipfile.ZIP_DEFLATED if kind == "caption" else zipfile.ZIP_STORED
-                archive.write(self.path(result, kind), result.file_name(kind), compress_type=method)
+                archive.writestr(result.file_name(kind), self.read(result, kind), compress_type=method)
         return buffer.getvalue()
 
-    def sweep(self) -> int:
-        """Measure results kept before sizes, apply the retention, and remove folders left by a crash (no row, or a
-        half-built temporary); return how many results and folders went."""
-        with connect(self.database, write=True) as db:
-            unmeasured = [row[0] for row in db.execute("SELECT id FROM results WHERE size_bytes IS NULL")]
-            db.executemany("UPDATE results SET size_bytes = ? WHERE id = ?",
-                           [(_folder_bytes(self.results_dir / i), i) for i in unmeasured])
+    def sweep(self, stale_s: float = STALE_S) -> int:
+        """Measure results kept before sizes, apply the retention, and remove files without a row that are
+        ``stale_s`` old (left by a crash, or a half-built temporary); return how many results and folders went."""
+        folders = {folder.name: folder for folder in self.storage.folders()}
+        with self.database.connect(write=True) as db:
+            for result_id in db.scalars(select(results.c.id).where(results.c.size_bytes.is_(None))).all():
+                size = folders[result_id].size_bytes if result_id in folders else 0
+                db.execute(update(results).where(results.c.id == result_id).values(size_bytes=size))
             expired = self._expire(db)
-            known = {row[0] for row in db.execute("SELECT id FROM results")}
+            known = set(db.scalars(select(results.c.id)))
         self._remove_files(expired)
-        removed = len(expired)
-        for entry in self.results_dir.iterdir():
-            try:
-                stale = time.time() - entry.stat().st_mtime > STALE_S
-            except FileNotFoundError:  # swept by another worker starting too, or a temporary renamed into place
-                continue
-            if stale and entry.is_dir() and entry.name not in known:
-                shutil.rmtree(entry, ignore_errors=True)
-                removed += 1
-        return removed
+        orphans = [name for name, folder in folders.items()
+                   if name not in known and name not in expired and time.time() - folder.modified > stale_s]
+        self._remove_files(orphans)
+        if expired or orphans:
+            log.info("sweep: %d results past the retention and %d folders without a result removed",
+                     len(expired), len(orphans))
+        return len(expired) + len(orphans)
 
     def start_sweeper(self, every_s: float) -> None:
         """Sweep every ``every_s`` seconds in a background thread (0: never), so age limits apply without uploads;
@@ -224,21 +238,6 @@ def caption_file(result: Result) -> str:
     return "\n".join(line for line in lines if line) + "\n"
 
 
-def _row(result: Result) -> tuple:
-    return tuple(getattr(result, column) for column in COLUMNS)
-
-
-def _result(row) -> Result:
-    values = dict(row)
-    if values["in_domain"] is not None:
-        values["in_domain"] = bool(values["in_domain"])
-    return Result(**values)
-
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(entry.stat().st_size for entry in folder.glob("*") if entry.is_file())
-
-
 results_cli = AppGroup("results", help="Results kept before owners existed (only the admin sees them).")
 
 
@@ -260,11 +259,13 @@ def clear_unowned_command() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Open the store in the instance folder, measure, expire and sweep what a crash left; add ``flask results``."""
-    instance, config = Path(app.instance_path), app.config
+    """Open the store (``DATABASE_URL``, ``RESULTS_URL``), measure, expire and sweep what a crash left; add
+    ``flask results``."""
+    config = app.config
     retention = Retention(config["HISTORY_MAX_BYTES"], config["HISTORY_MAX_AGE_DAYS"] * 86400,
                           config["HISTORY_OWNER_QUOTA_BYTES"])
-    history = History(instance / config["DATABASE_NAME"], instance / config["RESULTS_DIR_NAME"], retention)
+    storage = open_storage(config["RESULTS_URL"], Path(app.instance_path) / RESULTS_FOLDER)
+    history = History(app.extensions["database"], storage, retention)
     history.sweep()
     app.extensions["history"] = history
     app.cli.add_command(results_cli)

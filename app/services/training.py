@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import insert, select, update
 
 from app.errors import ApiError
 from app.services import joblock, train_progress
-from app.services.db import connect
+from app.services.db import Database, train_jobs
 from app.services.train_params import dvc_set_arguments
 from pipeline import QUIET_ENV
 from pipeline.tracking import JOB_ENV  # the job's id, for the pipeline to tag its MLflow runs with
@@ -42,7 +43,7 @@ class TrainingBusy(ApiError):
 class TrainingRunner:
     """Starts jobs, watches them, and answers for them."""
 
-    def __init__(self, database: Path, jobs_dir: Path, config: dict[str, Any],
+    def __init__(self, database: Database, jobs_dir: Path, config: dict[str, Any],
                  on_finish: Callable[[], object] = lambda: None) -> None:
         self.database, self.jobs_dir, self.on_finish = database, jobs_dir, on_finish
         self.command, self.cwd = list(config["TRAIN_COMMAND"]), config["TRAIN_CWD"]
@@ -63,9 +64,9 @@ class TrainingRunner:
                                "wait for it to finish (GET /api/train/<job_id>)")
         try:
             job_id, argv = uuid.uuid4().hex, [*self.command, *dvc_set_arguments(overrides)]
-            with connect(self.database, write=True) as db:
-                db.execute("INSERT INTO train_jobs (id, status, params, command, created_at) VALUES (?, ?, ?, ?, ?)",
-                           (job_id, "running", json.dumps(overrides), json.dumps(argv), time.time()))
+            with self.database.connect(write=True) as db:
+                db.execute(insert(train_jobs).values(id=job_id, status="running", params=json.dumps(overrides),
+                                                     command=json.dumps(argv), created_at=time.time()))
             threading.Thread(target=self._run, args=(job_id, argv, lock), name=f"train-{job_id[:8]}",
                              daemon=True).start()
         except BaseException:
@@ -131,9 +132,10 @@ class TrainingRunner:
 
     def estimate(self, overrides: dict[str, Any]) -> float:
         """Seconds a job should take, from past successful ones (scaled by epochs when both say)."""
-        with connect(self.database) as db:
-            rows = db.execute("SELECT params, finished_at - created_at AS took FROM train_jobs WHERE status = "
-                              "'succeeded' ORDER BY finished_at DESC LIMIT 10").fetchall()
+        with self.database.connect() as db:
+            rows = db.execute(select(train_jobs.c.params, (train_jobs.c.finished_at - train_jobs.c.created_at)
+                                     .label("took")).where(train_jobs.c.status == "succeeded")
+                              .order_by(train_jobs.c.finished_at.desc()).limit(10)).mappings().all()
         past = [(json.loads(row["params"]).get("epochs"), row["took"]) for row in rows]
         return train_progress.estimate(past, overrides.get("epochs"), self.default_estimate_s)
 
@@ -159,23 +161,22 @@ class TrainingRunner:
                 "MLFLOW_REGISTRY_URI": self.tracking_uri, JOB_ENV: job_id}
 
     def _row(self, job_id: str):
-        with connect(self.database) as db:
-            return db.execute("SELECT * FROM train_jobs WHERE id = ?", (job_id,)).fetchone()
+        with self.database.connect() as db:
+            return db.execute(select(train_jobs).where(train_jobs.c.id == job_id)).mappings().first()
 
     def _running_id(self) -> str | None:
-        with connect(self.database) as db:
-            row = db.execute("SELECT id FROM train_jobs WHERE status = 'running' ORDER BY created_at DESC").fetchone()
-        return row["id"] if row else None
+        with self.database.connect() as db:
+            return db.scalar(select(train_jobs.c.id).where(train_jobs.c.status == "running")
+                             .order_by(train_jobs.c.created_at.desc()).limit(1))
 
     def _update(self, job_id: str, **values: Any) -> None:
-        columns = ", ".join(f"{name} = ?" for name in values)  # names are this module's own, never a client's
-        with connect(self.database, write=True) as db:
-            db.execute(f"UPDATE train_jobs SET {columns} WHERE id = ?", (*values.values(), job_id))
+        with self.database.connect(write=True) as db:  # names are this module's own, never a client's
+            db.execute(update(train_jobs).where(train_jobs.c.id == job_id).values(**values))
 
 
 def init_app(app: Flask) -> None:
     """Attach the runner; a finished job makes this worker check the model aliases at once."""
     instance = Path(app.instance_path)
     registry = app.extensions["models"]
-    app.extensions["training"] = TrainingRunner(instance / app.config["DATABASE_NAME"], instance / "train",
+    app.extensions["training"] = TrainingRunner(app.extensions["database"], instance / "train",
                                                 dict(app.config), on_finish=registry.refresh)

@@ -72,7 +72,7 @@ def test_results_kept_before_owners_are_the_admins_to_claim_or_clear(make_app, a
     app = make_app()
     client = app.test_client()
     old = [convert(client) for _ in range(3)]
-    history_db = app.extensions["history"].database
+    history_db = app.extensions["history"].database.url.database  # the SQLite file
     with sqlite3.connect(history_db) as db:  # as a database from before owners has them
         db.execute("UPDATE results SET owner = NULL")
     assert listed(client) == [] and set(listed(client, **admin_headers)) == set(old)

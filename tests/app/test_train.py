@@ -242,11 +242,9 @@ def test_a_real_dvc_experiment_runs_with_the_overrides(make_app, project, admin_
 
 
 def test_a_job_whose_runner_died_reads_as_interrupted(app, client, admin_headers):
-    from app.services.db import connect
-
     runner = app.extensions["training"]
-    with connect(runner.database, write=True) as db:  # as a worker killed mid-job would leave it: no lock held
-        db.execute("INSERT INTO train_jobs (id, status, params, command, created_at) VALUES (?, ?, ?, ?, ?)",
+    with runner.database.connect(write=True) as db:  # as a worker killed mid-job would leave it: no lock held
+        db.exec_driver_sql("INSERT INTO train_jobs (id, status, params, command, created_at) VALUES (?, ?, ?, ?, ?)",
                    ("a" * 32, "running", "{}", "[]", time.time() - 60))
     status = client.get("/api/train/" + "a" * 32, headers=admin_headers).json
     assert status["status"] == "interrupted" and "stopped" in status["error"]
