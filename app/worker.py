@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Config
 
 from app.config import default_instance_path, load_config
@@ -97,7 +98,10 @@ class Job:
                                        if ending.get(k) is None})
                 except Exception:  # a failure of the worker itself must still end the job
                     log.exception("training job %s: the worker failed", self.id)
-                job_records.write(self.redis, self.id, finished_at=time.time(), **ending)
+                try:
+                    job_records.write(self.redis, self.id, finished_at=time.time(), **ending)
+                except redis.RedisError:  # the replicas will read it as interrupted once the lock runs out
+                    log.exception("training job %s: cannot record its ending (%s)", self.id, ending["status"])
         finally:
             lease.release(self.redis, self.id)
         log.info("training job %s %s", self.id, ending["status"])
@@ -152,7 +156,7 @@ class Job:
         try:
             job_records.write(self.redis, self.id,
                               **train_progress.progress_of(self.window, self.settings["TRAIN_LOG_TAIL_LINES"]))
-        except OSError as error:
+        except redis.RedisError as error:  # the job goes on; the next flush tries again
             log.warning("training job %s: cannot record its progress: %s", self.id, error)
 
     def _on_sigterm(self):

@@ -10,6 +10,7 @@ database row, if it has the row, and checks the model aliases.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -17,6 +18,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+from kombu.exceptions import KombuError
 
 from app.errors import ApiError
 from app.services import job_records, lease, redis_client, train_progress
@@ -55,14 +57,21 @@ class RemoteTrainingRunner(TrainingRunner):
         """Queue a job with checked overrides and return its id; 409 while another job holds the lock."""
         job_id, arguments = uuid.uuid4().hex, dvc_set_arguments(overrides)
         try:
-            if not lease.take(self.redis, job_id, self.queue_timeout_s):
-                raise TrainingBusy(f"training job {lease.holder(self.redis) or '(ending)'} is still running; one job "
-                                   "runs at a time: wait for it to finish (GET /api/train/<job_id>)")
-            created = time.time()
+            taken = lease.take(self.redis, job_id, self.queue_timeout_s)
+            holder = None if taken else lease.holder(self.redis)
+        except redis.RedisError as error:
+            raise self._unavailable(error) from None
+        if not taken:
+            raise TrainingBusy(f"training job {holder or '(ending)'} is still running; one job runs at a time: "
+                               "wait for it to finish (GET /api/train/<job_id>)")
+        created = time.time()
+        try:
             job_records.write(self.redis, job_id, id=job_id, status="running", params=overrides, command=arguments,
                               created_at=created)
             self.celery.send_task(TASK, args=[job_id, arguments], expires=self.queue_timeout_s)
-        except (redis.RedisError, OSError) as error:
+        except (redis.RedisError, KombuError) as error:
+            with contextlib.suppress(redis.RedisError):  # not queued: the next job may start
+                lease.release(self.redis, job_id)
             raise self._unavailable(error) from None
         self._insert(job_id, overrides, arguments, created)  # as a local job's: for the estimate, and kept
         log.info("training job %s queued for a worker", job_id)

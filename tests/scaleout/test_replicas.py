@@ -8,6 +8,7 @@ it counts any conversion. The job's command is a small script that prints progre
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -49,15 +50,24 @@ print("done", flush=True)
 
 
 @pytest.fixture(scope="module")
-def replicas(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """Two replicas (one worker each), each with its own instance folder and store, on ``redis_server``."""
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tracking store with no model, made once (creating its tables takes seconds) for every process here."""
+    from testkit.tiny_models import make_store
+
+    return make_store(tmp_path_factory.mktemp("empty-store")).uri
+
+
+@pytest.fixture(scope="module")
+def replicas(redis_server: RedisServer, empty_store: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """Two replicas (one worker each), each with its own instance folder (database), on ``redis_server``."""
     folder = tmp_path_factory.mktemp("replicas")
     settings = {"RATE_LIMIT": f"{LIMIT}/minute", "RATE_LIMIT_STORAGE_URL": redis_server.url(0),
                 "TRAIN_BROKER_URL": redis_server.url(1), "TRAIN_LEASE_S": str(LEASE_S),
                 "TRAIN_QUEUE_TIMEOUT_S": str(QUEUE_TIMEOUT_S), "ADMIN_TOKEN": TOKEN, "MODEL_POLL_SECONDS": "0",
                 "TEXT_WARM_UP": "false", "SPEECH_ENGINE": "espeak"}
-    servers = [serve(f"sqlite:///{folder / name}.db", folder / name, workers=1, threads=4, ready="/healthz",
-                     **settings) for name in ("a", "b")]
+    servers = [serve(empty_store, folder / name, workers=1, threads=4, ready="/healthz", **settings)
+               for name in ("a", "b")]
     started = []
 
     def enter(server) -> str:
@@ -66,26 +76,36 @@ def replicas(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
         return url
 
     try:
-        with ThreadPoolExecutor(len(servers)) as pool:  # side by side: each takes 10 to 15 s to start
+        with ThreadPoolExecutor(len(servers)) as pool:  # side by side: each takes 10 to 20 s to start, 5 to stop
             a, b = pool.map(enter, servers)
         yield a, b
     finally:
-        for server in started:
-            server.__exit__(None, None, None)
+        with ThreadPoolExecutor(len(servers)) as pool:
+            list(pool.map(lambda server: server.__exit__(None, None, None), started))
 
 
 @pytest.fixture
-def worker(redis_server: RedisServer, tmp_path: Path) -> Iterator[TrainingWorker]:
-    """A training worker whose checkout is a folder of its own holding the job script; it has the admin token in
-    its environment, as a careless deployment would give it."""
+def start_worker(redis_server: RedisServer, empty_store: str, tmp_path: Path) -> Iterator:
+    """``start_worker(**settings)``: a training worker whose checkout is a folder of its own holding the job script.
+    It has the admin token in its environment, as a careless deployment would give it."""
     checkout = tmp_path / "worker-checkout"
     checkout.mkdir()
     (checkout / "job.py").write_text(JOB)
-    env = {"ADMIN_TOKEN": TOKEN, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'worker-mlflow.db'}"}
-    with TrainingWorker(tmp_path / "worker", redis_server.url(1), env=env, TRAIN_COMMAND=[sys.executable, "job.py"],
-                        TRAIN_CWD=str(checkout), TRAIN_LEASE_S=LEASE_S) as started:
-        started.checkout = checkout
-        yield started
+    env = {"ADMIN_TOKEN": TOKEN, "MLFLOW_TRACKING_URI": empty_store}
+    with contextlib.ExitStack() as stack:
+        def start(**settings: object) -> TrainingWorker:
+            worker = TrainingWorker(tmp_path / "worker", redis_server.url(1), env=env, TRAIN_CWD=str(checkout),
+                                    TRAIN_COMMAND=[sys.executable, "job.py"], TRAIN_LEASE_S=LEASE_S, **settings)
+            stack.enter_context(worker)
+            worker.checkout = checkout
+            return worker
+
+        yield start
+
+
+@pytest.fixture
+def worker(start_worker) -> TrainingWorker:
+    return start_worker()
 
 
 def test_replicas_share_the_rate_limit(replicas):
@@ -145,6 +165,29 @@ def test_a_job_whose_worker_is_killed_reads_as_interrupted(replicas, worker):
     assert get(a, job_id)["status"] == "interrupted"
 
 
+def test_a_job_whose_worker_process_is_stopped_reads_as_interrupted(replicas, worker):
+    a, b = replicas
+    job_id = requests.post(f"{b}/api/train", json={}, headers=HEADERS, timeout=30).json()["job_id"]
+    wait_for(a, job_id, lambda s: s["epoch"] is not None)
+    [job] = processes_of(job_id)
+    pool_process = int(Path(f"/proc/{job}/stat").read_text().rsplit(")", 1)[1].split()[1])  # the job's parent
+    os.kill(pool_process, signal.SIGTERM)  # what `celery control revoke --terminate` sends
+
+    status = wait_for(a, job_id, lambda s: s["status"] != "running")
+    assert status["status"] == "interrupted" and status["error"] == "the worker was stopped (SIGTERM) while the job ran"
+    assert not processes_of(job_id)  # its process group was ended before the ending was recorded
+    assert worker.process.poll() is None  # the worker itself goes on
+
+
+def test_a_job_past_the_workers_time_limit_is_stopped_and_fails(replicas, start_worker):
+    a, b = replicas
+    start_worker(TRAIN_TIMEOUT_S=1)
+    job_id = requests.post(f"{a}/api/train", json={}, headers=HEADERS, timeout=30).json()["job_id"]
+    status = wait_for(b, job_id, lambda s: s["status"] != "running")
+    assert status["status"] == "failed" and status["error"] == "stopped after the time limit of 1 s (TRAIN_TIMEOUT_S)"
+    assert status["epoch"] is not None and not processes_of(job_id)
+
+
 def test_a_job_no_worker_takes_fails_once_it_has_waited_too_long(replicas):
     a, b = replicas
     answer = requests.post(f"{b}/api/train", json={}, headers=HEADERS, timeout=30)
@@ -156,18 +199,22 @@ def test_a_job_no_worker_takes_fails_once_it_has_waited_too_long(replicas):
     assert "celery -A app.worker worker" in status["error"]
 
 
-def test_without_redis_the_limit_is_counted_in_memory_and_nothing_fails(tmp_path, make_redis_app):
+def test_without_redis_limits_are_counted_in_memory_and_training_answers_503(tmp_path, make_redis_app):
     """Redis going away at run time: each worker counts in its own memory (logged), and goes back to Redis."""
     server = RedisServer(tmp_path / "redis").start()
     try:
-        client = make_redis_app(server.url(0)).test_client()
+        client = make_redis_app(server.url(0), server.url(1)).test_client()
         assert convert(client) == 503
-        assert redis.Redis(port=server.port).keys("*"), "the count is not in Redis"
+        assert redis.Redis(port=server.port).keys("LIMITS:*"), "the count is not in Redis"
         server.stop()
         assert [convert(client) for _ in range(4)] == [503, 503, 503, 429]  # 3/minute, counted in memory
+        for answer in (client.post("/api/train", json={}, headers=HEADERS),
+                       client.get("/api/train/" + "0" * 32, headers=HEADERS)):
+            assert answer.status_code == 503 and answer.json["error"]["code"] == "training_broker_unavailable"
+            assert "TRAIN_BROKER_URL" in answer.json["error"]["message"]
         server = RedisServer(tmp_path / "redis", port=server.port).start()
         deadline = time.monotonic() + 30
-        while not redis.Redis(port=server.port).keys("*"):  # checked again after 1, 2, 4 ... s
+        while not redis.Redis(port=server.port).keys("LIMITS:*"):  # checked again after 1, 2, 4 ... s
             assert time.monotonic() < deadline, "the limit never went back to Redis"
             convert(client)
             time.sleep(0.5)
@@ -176,13 +223,14 @@ def test_without_redis_the_limit_is_counted_in_memory_and_nothing_fails(tmp_path
 
 
 @pytest.fixture
-def make_redis_app(tmp_path):
+def make_redis_app(tmp_path, empty_store):
     from app import create_app
     from testkit.service import settings
 
-    def make(url: str):
-        return create_app(settings(f"sqlite:///{tmp_path / 'mlflow.db'}", RATE_LIMIT="3/minute",
-                                   RATE_LIMIT_STORAGE_URL=url), instance_path=tmp_path / "instance")
+    def make(limits_url: str, broker_url: str):
+        return create_app(settings(empty_store, RATE_LIMIT="3/minute",
+                                   RATE_LIMIT_STORAGE_URL=limits_url, TRAIN_BROKER_URL=broker_url),
+                          instance_path=tmp_path / "instance")
 
     return make
 
