@@ -10,9 +10,9 @@ outcome. The full log stays in the worker's instance folder (``train/<job_id>.lo
 worker renews the deployment's job lock; it lets it go after recording the ending.
 
 A job ends ``succeeded`` or ``failed`` (its exit status, or the time limit), or ``interrupted`` when the
-worker is stopped (SIGTERM) or loses the lock. If the worker dies, its job dies with it (at once, or at its
-next line of output when the pipe it writes to is gone) and the replicas read it as ``interrupted`` once the
-lock has run out.
+worker's process running it gets SIGTERM or the job loses the lock. If the worker dies, its job dies with it
+(at once, or at its next line of output when the pipe it writes to is gone) and the replicas read it as
+``interrupted`` once the lock has run out.
 """
 
 from __future__ import annotations
@@ -60,10 +60,14 @@ def train(job_id: str, arguments: list[str]) -> None:
     Job(job_id, arguments, config).run()
 
 
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None  # looked up before any fork
+
+
 def _die_with_parent() -> None:
-    """In the job's process, before it starts: be killed when the worker process dies (Linux)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    """In the job's process, between fork and exec: be killed when the worker process dies (Linux). One C call,
+    no Python lock taken, so it is safe beside the worker's other threads."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class Job:
@@ -87,8 +91,7 @@ class Job:
         record = job_records.read(self.redis, self.id) or {}
         job_records.write(self.redis, self.id, started_at=time.time(), worker=socket.gethostname(), command=self.argv)
         log.info("training job %s: %s in %s", self.id, self.argv, self.settings["TRAIN_CWD"])
-        ending: dict[str, Any] = {"status": "failed", "exit_code": None,
-                                  "error": "the job could not be run on its worker"}
+        ending: dict[str, Any] = {"status": "failed", "exit_code": None, "error": None}
         try:
             with lease.Renewer(self.redis, self.id, self.lease_s) as self.renewer:  # until the ending is recorded
                 try:
@@ -96,8 +99,9 @@ class Job:
                     if ending["status"] != "interrupted":
                         ending.update({k: v for k, v in self._outcome(record.get("created_at") or time.time()).items()
                                        if ending.get(k) is None})
-                except Exception:  # a failure of the worker itself must still end the job
+                except Exception as exc:  # a failure of the worker itself (e.g. no TRAIN_CWD) must still end the job
                     log.exception("training job %s: the worker failed", self.id)
+                    ending["error"] = f"the job could not be run on its worker: {type(exc).__name__}: {exc}"
                 try:
                     job_records.write(self.redis, self.id, finished_at=time.time(), **ending)
                 except redis.RedisError:  # the replicas will read it as interrupted once the lock runs out
@@ -114,7 +118,7 @@ class Job:
             process = subprocess.Popen(self.argv, cwd=self.settings["TRAIN_CWD"],
                                        env=job_env(self.id, self.settings["MLFLOW_TRACKING_URI"]),
                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       start_new_session=True, preexec_fn=_die_with_parent)
+                                       start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
             reader = threading.Thread(target=self._read, args=(process,), name=f"log-{self.id[:8]}", daemon=True)
             reader.start()
             error = self._follow(process)
@@ -160,7 +164,8 @@ class Job:
             log.warning("training job %s: cannot record its progress: %s", self.id, error)
 
     def _on_sigterm(self):
-        """Make SIGTERM (the worker's cold shutdown, or a revoke with terminate) stop the job; the old handler."""
+        """Make SIGTERM to this process (what `celery control revoke --terminate` sends) stop the job; the old
+        handler."""
         def stop(signum: int, frame: object) -> None:
             self.stopped_by = f"the worker was stopped ({signal.Signals(signum).name}) while the job ran"
 

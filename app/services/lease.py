@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Self
 
 import redis
 
@@ -53,7 +54,7 @@ class Renewer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{job_id[:8]}", daemon=True)
 
-    def __enter__(self) -> Renewer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

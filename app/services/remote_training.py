@@ -14,6 +14,8 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -46,9 +48,9 @@ def make_celery(broker_url: str) -> Celery:
 class RemoteTrainingRunner(TrainingRunner):
     """Hands jobs to Celery workers on ``TRAIN_BROKER_URL`` and answers for them from Redis."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        config = args[2] if len(args) > 2 else kwargs["config"]
+    def __init__(self, database: Path, jobs_dir: Path, config: dict[str, Any],
+                 on_finish: Callable[[], object] = lambda: None) -> None:
+        super().__init__(database, jobs_dir, config, on_finish)
         self.redis = redis_client.connect(config["TRAIN_BROKER_URL"])
         self.celery = make_celery(config["TRAIN_BROKER_URL"])
         self.queue_timeout_s = config["TRAIN_QUEUE_TIMEOUT_S"]

@@ -67,17 +67,3 @@ def test_off_turns_the_limit_off_and_a_bad_limit_refuses_to_start(make_app, tmp_
     assert all(convert(client).status_code == 200 for _ in range(4))
     with pytest.raises(ValueError, match="RATE_LIMIT"):
         create_app({"RATE_LIMIT": "lots", "MODEL_POLL_SECONDS": 0}, instance_path=tmp_path, start_models=False)
-
-
-@pytest.mark.parametrize(("setting", "value", "words"), [
-    ("RATE_LIMIT_STORAGE_URL", "redis//localhost:6379", "RATE_LIMIT_STORAGE_URL must be a Redis URL such as"),
-    ("RATE_LIMIT_STORAGE_URL", "memcached://localhost:11211", "or memory:// to count in each worker's memory"),
-    ("RATE_LIMIT_STORAGE_URL", "redis://localhost:port/0", "not a valid Redis URL"),
-    ("RATE_LIMIT_STORAGE_URL", "redis://localhost:6379/zero", "a database number"),
-    ("TRAIN_BROKER_URL", "amqp://localhost", "TRAIN_BROKER_URL must be a Redis URL such as redis://HOST:6379/0"),
-    ("TRAIN_BROKER_URL", "redis://", "must name a host"),
-    ("TRAIN_LEASE_S", 0, "TRAIN_LEASE_S must be a positive integer"),
-])
-def test_a_bad_shared_state_setting_refuses_to_start(tmp_path, setting, value, words):
-    with pytest.raises(ValueError, match=words):
-        create_app({setting: value, "MODEL_POLL_SECONDS": 0}, instance_path=tmp_path, start_models=False)

@@ -260,9 +260,9 @@ def processes_of(job_id: str) -> list[int]:
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if marker in (proc / "environ").read_bytes().split(b"\0"):
-                if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
-                    found.append(int(proc.name))
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if marker in (proc / "environ").read_bytes().split(b"\0") and state not in ("Z", "X"):
+                found.append(int(proc.name))
         except OSError:
             continue
     return found
