@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -111,12 +112,12 @@ class RemoteTrainingRunner(TrainingRunner):
         job_records.write(self.redis, job_id, finished_at=time.time(), **ending)
 
     def _copy_ending(self, job_id: str, record: dict[str, Any]) -> None:
-        """Copy an ended job into this service's row of it, once, and check the model aliases."""
+        """Copy an ended job into this service's row of it, once, and check the model aliases (in the background)."""
         row = self._row(job_id)
         if row is None or row["status"] != "running":
             return
         self._update(job_id, **{name: record.get(name) for name in job_records.ENDING})
-        self._finish_hook()
+        threading.Thread(target=self._finish_hook, name="after-training", daemon=True).start()  # not in the request
 
     def _unavailable(self, error: BaseException) -> BrokerUnavailable:
         log.error("training broker unreachable: %s", error)
