@@ -1,6 +1,6 @@
 """The Celery worker that runs training jobs for the service's replicas (``TRAIN_BROKER_URL``):
 
-    IMAGE_TO_AUDIO_TRAIN_BROKER_URL=redis://HOST:6379/0 celery -A app.worker worker --concurrency 1
+    IMAGE_TO_AUDIO_TRAIN_BROKER_URL=redis://HOST:6379/1 celery -A app.worker worker --concurrency 1
 
 It reads the service's settings as the service does (app/config.py: its own ``TRAIN_COMMAND``, ``TRAIN_CWD``,
 ``MLFLOW_TRACKING_URI``, ``TRAIN_TIMEOUT_S``, ``TRAIN_LEASE_S``), runs each job's command with the job's
