@@ -94,8 +94,9 @@ class RemoteTrainingRunner(TrainingRunner):
         if record is None:  # past KEEP_S, or Redis lost its data: what this service's row says, if it has one
             if (row := self._row(job_id)) is not None and row["status"] == "running":
                 self._update(job_id, status="interrupted", error="the job's record in Redis is gone")
-            row = self._row(job_id)
-            return None if row is None else train_progress.describe(row, train_progress.progress_of("", 0))
+            if (row := self._row(job_id)) is None:
+                return None
+            return train_progress.describe(row, train_progress.progress_of("", self.tail_lines))  # no log here
         if record["status"] != "running":
             self._copy_ending(job_id, record)
         return train_progress.describe(job_records.as_row(record), job_records.progress(record))
