@@ -188,7 +188,7 @@ def test_a_job_past_the_workers_time_limit_is_stopped_and_fails(replicas, start_
     assert status["epoch"] is not None and not processes_of(job_id)
 
 
-def test_a_job_no_worker_takes_fails_once_it_has_waited_too_long(replicas):
+def test_a_job_no_worker_takes_fails_once_it_has_waited_too_long(replicas, start_worker):
     a, b = replicas
     answer = requests.post(f"{b}/api/train", json={}, headers=HEADERS, timeout=30)
     assert answer.status_code == 202, answer.text
@@ -197,6 +197,15 @@ def test_a_job_no_worker_takes_fails_once_it_has_waited_too_long(replicas):
     status = wait_for(a, job_id, lambda s: s["status"] != "running", timeout=QUEUE_TIMEOUT_S + 20)
     assert status["status"] == "failed" and "no worker took the job" in status["error"]
     assert "celery -A app.worker worker" in status["error"]
+
+    late = start_worker()  # a worker that comes too late does not run it
+    deadline = time.monotonic() + 20
+    while "Task image_to_audio.train[" not in (log := late.log_file.read_text(errors="replace")):  # received
+        assert time.monotonic() < deadline, f"the worker never saw the queued task:\n{log}"
+        time.sleep(0.2)
+    time.sleep(1)
+    assert f"training job {job_id}: [" not in late.log_file.read_text() and not processes_of(job_id)
+    assert get(b, job_id) == status
 
 
 def test_without_redis_limits_are_counted_in_memory_and_training_answers_503(tmp_path, make_redis_app):
