@@ -17,7 +17,8 @@ from typing import Any
 
 from flask import Config
 
-from app.limits import check_rate
+from app.limits import check_rate, check_storage
+from app.services import redis_client
 from pipeline.models import PRECISIONS, RUNTIMES
 from pipeline.names import MODELS
 from pipeline.tracking import PRODUCTION
@@ -76,8 +77,11 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_TOKEN": None,
     # Requests per client (its address, and its owner cookie) for conversions and for failed admin
     # authentication, in Flask-Limiter's notation ("60/minute", "5 per second"); "off" turns the limit off.
-    # Counted in each worker's memory.
     "RATE_LIMIT": "60/minute",
+    # Where the counts live: "memory://" in each worker's own memory; "redis://host:port/db" shares them between
+    # the workers and replicas on that Redis. While Redis is unreachable each worker counts in its own memory
+    # (logged), and goes back to Redis when it answers again.
+    "RATE_LIMIT_STORAGE_URL": "memory://",
     # Host headers answered (any other gets 400); None: localhost, 127.0.0.1 and HOST
     "TRUSTED_HOSTS": None,
     # Reverse proxies in front of the service whose X-Forwarded-For/-Proto/-Host are believed (werkzeug's
@@ -107,6 +111,13 @@ DEFAULTS: dict[str, Any] = {
     "TRAIN_TIMEOUT_S": 6 * 3600,
     "TRAIN_DEFAULT_ESTIMATE_S": 900,  # estimate before any job has finished
     "TRAIN_LOG_TAIL_LINES": 20,
+    # None: jobs run here as subprocesses, one at a time across this machine's workers (a file lock).
+    # "redis://host:port/db": POST /api/train hands each job to a Celery worker on that Redis
+    # (`celery -A app.worker worker --concurrency 1`, with its own TRAIN_COMMAND and TRAIN_CWD), one at a time
+    # across every replica and worker on it; each job's state and log tail are kept there for any replica.
+    "TRAIN_BROKER_URL": None,
+    "TRAIN_LEASE_S": 30,  # the deployment's job lock lasts this long unless its worker renews it (every third)
+    "TRAIN_QUEUE_TIMEOUT_S": 300,  # a job no worker has taken within this many seconds fails
     # Serving through gunicorn (app/gunicorn_config.py)
     "HOST": "127.0.0.1",
     "PORT": 5000,
@@ -157,6 +168,9 @@ def check_config(config: Config) -> None:
     for old, new in REPLACED.items():
         if old in config:
             raise ValueError(f"{old} is no longer read: set {new} instead")
+    check_storage(config["RATE_LIMIT_STORAGE_URL"])
+    if config["TRAIN_BROKER_URL"] is not None:
+        redis_client.check_url("TRAIN_BROKER_URL", config["TRAIN_BROKER_URL"])
     if config["TRUSTED_HOSTS"] is None:
         config["TRUSTED_HOSTS"] = sorted({"localhost", "127.0.0.1", config["HOST"]})
     if isinstance(config["TRUSTED_HOSTS"], str) or not all(isinstance(h, str) for h in config["TRUSTED_HOSTS"]):
@@ -185,6 +199,6 @@ def check_config(config: Config) -> None:
         raise ValueError("TRAIN_COMMAND must be a list of arguments (no shell), e.g. [\"dvc\", \"exp\", \"run\"]")
     for key in ("MAX_CONTENT_LENGTH", "MAX_IMAGE_PIXELS", "DECODE_MAX_SIDE", "DECODE_CONCURRENCY",
                 "RESULT_IMAGE_MAX_SIDE", "HISTORY_MAX_BYTES", "HISTORY_OWNER_QUOTA_BYTES",
-                "HISTORY_PAGE_SIZE", "PORT", "BATCH_MAX_SIZE"):
+                "HISTORY_PAGE_SIZE", "PORT", "BATCH_MAX_SIZE", "TRAIN_LEASE_S", "TRAIN_QUEUE_TIMEOUT_S"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ValueError(f"{key} must be a positive integer, not {config[key]!r}")

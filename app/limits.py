@@ -1,6 +1,10 @@
-"""Rate limits per client (Flask-Limiter, counted in each worker's memory): ``RATE_LIMIT`` conversions, and
-``RATE_LIMIT`` failed admin authentications, per client address and per owner cookie. Past it: 429 with
-``Retry-After`` and the usual JSON error. ``RATE_LIMIT = "off"`` turns both off.
+"""Rate limits per client (Flask-Limiter): ``RATE_LIMIT`` conversions, and ``RATE_LIMIT`` failed admin
+authentications, per client address and per owner cookie. Past it: 429 with ``Retry-After`` and the usual JSON
+error. ``RATE_LIMIT = "off"`` turns both off.
+
+The counts live where ``RATE_LIMIT_STORAGE_URL`` says: each worker's memory, or a Redis that every worker and
+replica shares. While that Redis is unreachable, each worker counts in its own memory (a warning is logged, no
+request fails for it) and goes back to Redis once it answers again.
 
 The client's address is the connection's, or the one ``TRUSTED_PROXIES`` proxies forwarded (app/security.py).
 """
@@ -16,8 +20,10 @@ from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 
 from app.errors import error_response
+from app.services import redis_client
 
 OFF = "off"
+MEMORY = "memory://"
 CONVERT_ENDPOINT = "api.convert.convert"
 
 
@@ -60,10 +66,25 @@ def check_rate(rate: str) -> None:
             raise ValueError(f"RATE_LIMIT must be like '60/minute' or '5 per second', or 'off'; not {rate!r}") from None
 
 
+def check_storage(url: object) -> None:
+    """Fail at start on a storage URL that is neither memory:// nor a Redis URL."""
+    if url != MEMORY:
+        try:
+            redis_client.check_url("RATE_LIMIT_STORAGE_URL", url)
+        except ValueError as error:
+            raise ValueError(f"{error}, or {MEMORY} to count in each worker's memory") from None
+
+
 def init_app(app: Flask) -> None:
     """Limit conversions, and failed admin authentication on every admin-capable view, per address and owner."""
-    rate = app.config["RATE_LIMIT"]
-    limiter = Limiter(client_address, app=app, storage_uri="memory://", strategy="moving-window", enabled=rate != OFF)
+    rate, storage = app.config["RATE_LIMIT"], app.config["RATE_LIMIT_STORAGE_URL"]
+    timeouts = {} if storage == MEMORY else {"socket_timeout": redis_client.TIMEOUT_S,
+                                             "socket_connect_timeout": redis_client.TIMEOUT_S}
+    # in_memory_fallback_enabled: the same limits, counted in memory, while the storage is unreachable;
+    # swallow_errors: a storage error met anywhere else is logged rather than failing the request
+    limiter = Limiter(client_address, app=app, storage_uri=storage, storage_options=timeouts,
+                      strategy="moving-window", enabled=rate != OFF, in_memory_fallback_enabled=True,
+                      swallow_errors=True, key_prefix="image-to-audio")
     app.extensions["limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, too_many_requests)
 

@@ -28,9 +28,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(tracking_uri: str, instance: Path, *, workers: int = 2, threads: int = 4, ready_timeout: float = 90.0,
-          env: Mapping[str, str] | None = None, **settings: str) -> Iterator[tuple[str, Path]]:
+          env: Mapping[str, str] | None = None, ready: str = "/readyz", **settings: str) -> Iterator[tuple[str, Path]]:
     """Start ``gunicorn -c app/gunicorn_config.py app.wsgi:app`` (in a process group of its own, with ``env`` added
-    to the environment); yield its base URL and log file; stop it."""
+    to the environment); yield its base URL and log file once ``ready`` answers 200 (``/healthz``: without waiting
+    for the models); stop it."""
     port = free_port()
     log_path = instance.parent / f"gunicorn-{port}.log"
     env = {**os.environ, **QUIET_ENV, "MLFLOW_TRACKING_URI": tracking_uri,
@@ -48,7 +49,7 @@ def serve(tracking_uri: str, instance: Path, *, workers: int = 2, threads: int =
             if server.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
             with contextlib.suppress(requests.RequestException):  # refused, or workers still booting
-                if requests.get(f"{url}/readyz", timeout=5).status_code == 200:
+                if requests.get(f"{url}{ready}", timeout=5).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn not ready after {ready_timeout} s:\n{log_path.read_text()[-3000:]}")

@@ -1,18 +1,19 @@
-"""The shared deployment on loopback, for tests and benches: PostgreSQL, an S3 API (moto) and an MLflow server
-that keeps its runs in PostgreSQL and proxies artifacts to S3. Each runs as a real process on a free port of
-127.0.0.1 and is stopped (its process group ended) on exit.
+"""The shared deployment on loopback, for tests and benches: PostgreSQL, an S3 API (moto), an MLflow server
+that keeps its runs in PostgreSQL and proxies artifacts to S3, Redis and the service's Celery training worker.
+Each runs as a real process on a free port of 127.0.0.1 and is stopped (its process group ended) on exit.
 
     with Postgres() as pg, MotoS3(tmp / "s3") as s3, \
             MlflowServer(tmp / "ml", pg.create_database("mlflow"), s3, bucket="mlflow") as ml:
         env = ml.client_env(env)   # MLFLOW_TRACKING_URI only: the server proxies artifacts, clients need no S3 keys
 
-The pytest fixtures ``postgres``, ``s3`` and ``mlflow_server`` (session-scoped) wrap them; a conftest.py imports
-them. Where PostgreSQL is not installed they skip, saying what to install.
+The pytest fixtures ``postgres``, ``s3``, ``mlflow_server`` and ``redis_server`` (session-scoped) wrap them; a
+conftest.py imports them. Where PostgreSQL or Redis is not installed they skip, saying what to install.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import os
 import shutil
@@ -36,7 +37,10 @@ log = logging.getLogger(__name__)
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 INSTALL_POSTGRES = ("PostgreSQL's server is not installed: `apt-get install postgresql` (Debian/Ubuntu; `make test` "
                     "does it) or `brew install postgresql` (macOS), then run the scaleout tests again")
+INSTALL_REDIS = ("Redis is not installed: `apt-get install redis-server` (Debian/Ubuntu; `make test` does it) or "
+                 "`brew install redis` (macOS), then run the scaleout tests again")
 BIN = str(Path(sys.executable).parent)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -283,6 +287,90 @@ class MlflowServer:
         self.stop()
 
 
+class RedisServer:
+    """``redis-server`` on a free port of loopback, in memory only (no snapshots, no append-only file)."""
+
+    def __init__(self, folder: Path, port: int | None = None) -> None:
+        if shutil.which("redis-server") is None:
+            raise FileNotFoundError(INSTALL_REDIS)
+        self.port = port or free_port()
+        self.folder = Path(folder)  # its log
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        """The URL of database ``db`` (0 to 15)."""
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> RedisServer:
+        """Start the server and wait until it answers PING."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.process = start(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no", "--dir", str(self.folder)], self.folder / f"redis-{self.port}.log")
+        wait_until(self.answers, "redis-server", self.process, timeout=30)
+        log.info("Redis on %s", self.url())
+        return self
+
+    def answers(self) -> bool:
+        """Whether the server answers PING."""
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server; its data are gone."""
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class TrainingWorker:
+    """The service's Celery worker (``celery -A app.worker worker --concurrency 1``) on a broker, with
+    ``settings`` as ``IMAGE_TO_AUDIO_<KEY>`` variables (JSON for lists) and ``env`` as plain ones."""
+
+    def __init__(self, folder: Path, broker_url: str, env: dict[str, str] | None = None, **settings: object) -> None:
+        self.folder = Path(folder)  # its instance folder and log
+        self.env = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", ""), **(env or {}),
+                    "IMAGE_TO_AUDIO_TRAIN_BROKER_URL": broker_url, "IMAGE_TO_AUDIO_INSTANCE_PATH": str(self.folder),
+                    **{f"IMAGE_TO_AUDIO_{key}": value if isinstance(value, str) else json.dumps(value)
+                       for key, value in settings.items()}}
+        self.log_file = self.folder / "worker.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> TrainingWorker:
+        """Start the worker and wait until it says it is ready for tasks."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "app.worker", "worker", "--concurrency", "1", "--loglevel",
+                 "INFO", "--hostname", f"train-{self.folder.name}@%h", "--without-mingle", "--without-gossip"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process.log_file = self.log_file  # type: ignore[attr-defined]
+        wait_until(lambda: " ready." in self.log_file.read_text(errors="replace"), "celery worker", self.process,
+                   timeout=90)
+        return self
+
+    def stop(self) -> None:
+        """Stop the worker (its process group)."""
+        if self.process is not None:
+            stop(self.process, timeout=15)
+            self.process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # pytest fixtures, registered where a conftest.py imports them (as tests/scaleout/conftest.py does)
 
 
@@ -310,4 +398,13 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres, 
     """An MLflow server for the session: runs and registry in PostgreSQL, artifacts proxied to S3 (moto)."""
     with MlflowServer(tmp_path_factory.mktemp("mlflow-server"), postgres.create_database("mlflow"), s3,
                       bucket="mlflow") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis server for the session (skips, saying what to install, where redis-server is missing)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip(INSTALL_REDIS)
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield server

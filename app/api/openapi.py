@@ -35,7 +35,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
                403: "Admin endpoints off, a wrong token, or sent from another site's page", 404: "Not found",
                409: "A job is already running", 413: "Upload over the size limit", 415: "Not an accepted image type",
                429: "Too many requests from this client (RATE_LIMIT): see Retry-After",
-               503: "Model or speech not available"}
+               503: "Not available now: a model or speech, or for training the queue (TRAIN_BROKER_URL)"}
     return {str(status): _json(ERROR, reasons[status]) for status in statuses}
 
 
@@ -93,11 +93,11 @@ def build_spec(config: dict[str, Any]) -> dict[str, Any]:
             "requestBody": {"content": {"application/json": {"schema": _override_schema()}}},
             "responses": {"202": _json({"type": "object", "properties": {
                 "job_id": {"type": "string"}, "status": {"type": "string"}, "estimated_time": {"type": "number"}}},
-                "Started"), **_errors(400, 401, 403, 409, 429)}}},
+                "Started"), **_errors(400, 401, 403, 409, 429, 503)}}},
         "/api/train/{job_id}": {"get": {
             "summary": "A job's status, stage, epoch, log tail, MLflow run, model version and promotion",
             "security": ADMIN, "parameters": [JOB_ID],
-            "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404, 429)}}},
+            "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404, 429, 503)}}},
         "/api/history": {"get": {
             "summary": "The caller's kept results (its owner cookie), newest first; everyone's with the admin token",
             "parameters": [

@@ -26,14 +26,19 @@ def read_progress(log_path: Path, tail_lines: int) -> dict[str, Any]:
             text = f.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         text = ""
+    return progress_of(text, tail_lines)
+
+
+def progress_of(text: str, tail_lines: int) -> dict[str, Any]:
+    """The last stage and epoch named in the end of a log, ``text``, and its last lines."""
     lines = [line.rstrip() for line in re.split(r"[\r\n]+", text) if line.strip()]
     stages, epochs = STAGE.findall(text), EPOCH.findall(text)
     epoch = {"current": int(epochs[-1][0]), "total": int(epochs[-1][1])} if epochs else None
     return {"stage": stages[-1] if stages else None, "epoch": epoch, "log_tail": lines[-tail_lines:]}
 
 
-def describe(row: Any, log_path: Path, tail_lines: int) -> dict[str, Any]:
-    """The answer of ``GET /api/train/<job_id>``."""
+def describe(row: Any, progress: dict[str, Any]) -> dict[str, Any]:
+    """The answer of ``GET /api/train/<job_id>``: a job's row (or a mapping with its columns) and its progress."""
     finished = row["finished_at"]
     model = {"name": row["model_name"], "version": row["model_version"]} if row["model_version"] else None
     return {
@@ -45,7 +50,7 @@ def describe(row: Any, log_path: Path, tail_lines: int) -> dict[str, Any]:
         "elapsed": round((finished or time.time()) - row["created_at"], 1),
         "exit_code": row["exit_code"],
         "error": row["error"],
-        **read_progress(log_path, tail_lines),
+        **progress,
         "mlflow_run_id": row["mlflow_run_id"],
         "model": model,
         "promoted": None if row["promoted"] is None else bool(row["promoted"]),

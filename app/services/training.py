@@ -4,6 +4,7 @@ The command is an argument list with one ``-S param=value`` per checked override
 One job at a time across every worker: a job holds ``joblock`` on ``train/train.lock`` in the
 instance folder while it runs. Jobs are rows in the service's SQLite database, so any worker answers
 for them and they outlive a restart (a job whose lock is gone without an ending is ``interrupted``).
+With ``TRAIN_BROKER_URL`` set, jobs run on Celery workers instead (app/services/remote_training.py).
 """
 
 from __future__ import annotations
@@ -64,9 +65,7 @@ class TrainingRunner:
                                "wait for it to finish (GET /api/train/<job_id>)")
         try:
             job_id, argv = uuid.uuid4().hex, [*self.command, *dvc_set_arguments(overrides)]
-            with self.database.connect(write=True) as db:
-                db.execute(insert(train_jobs).values(id=job_id, status="running", params=json.dumps(overrides),
-                                                     command=json.dumps(argv), created_at=time.time()))
+            self._insert(job_id, overrides, argv, time.time())
             threading.Thread(target=self._run, args=(job_id, argv, lock), name=f"train-{job_id[:8]}",
                              daemon=True).start()
         except BaseException:
@@ -88,12 +87,7 @@ class TrainingRunner:
                 except subprocess.TimeoutExpired:
                     self.stop()
                     ending["error"] = f"stopped after the time limit of {self.timeout_s} s (TRAIN_TIMEOUT_S)"
-            if ending["exit_code"] == 0:
-                ending["status"] = "succeeded"
-            elif ending["error"] is None and (ending["exit_code"] or 0) < 0:
-                ending["error"] = f"the training command was killed by {signal.Signals(-ending['exit_code']).name}"
-            elif ending["error"] is None:
-                ending["error"] = f"the training command exited with status {ending['exit_code']}: see log_tail"
+            ending = ended(ending["exit_code"], ending["error"])
             ending.update({key: value for key, value in self._outcome(job_id).items() if ending.get(key) is None})
         except Exception as exc:  # a failure of the runner itself must still end the job and free the lock
             log.exception("training job %s: runner failed", job_id)
@@ -128,7 +122,7 @@ class TrainingRunner:
         if row["status"] == "running" and not joblock.is_held(self.lock_path):
             self._update(job_id, status="interrupted", error="the service stopped while the job ran")
             row = self._row(job_id)
-        return train_progress.describe(row, self.log_path(job_id), self.tail_lines)
+        return train_progress.describe(row, train_progress.read_progress(self.log_path(job_id), self.tail_lines))
 
     def estimate(self, overrides: dict[str, Any]) -> float:
         """Seconds a job should take, from past successful ones (scaled by epochs when both say)."""
@@ -153,12 +147,12 @@ class TrainingRunner:
         return self.jobs_dir / f"{job_id}.log"
 
     def _env(self, job_id: str) -> dict[str, str]:
-        """The service's environment without its secrets, plus what the job needs."""
-        bin_dir = str(Path(sys.executable).parent)  # DVC resolves a stage's `python` through PATH
-        inherited = {key: value for key, value in os.environ.items() if key not in SECRET_ENV}
-        return {**inherited, **QUIET_ENV, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-                "PYTHONUNBUFFERED": "1", "MLFLOW_TRACKING_URI": self.tracking_uri,
-                "MLFLOW_REGISTRY_URI": self.tracking_uri, JOB_ENV: job_id}
+        return job_env(job_id, self.tracking_uri)
+
+    def _insert(self, job_id: str, overrides: dict[str, Any], command: list[str], created_at: float) -> None:
+        with self.database.connect(write=True) as db:
+            db.execute(insert(train_jobs).values(id=job_id, status="running", params=json.dumps(overrides),
+                                                 command=json.dumps(command), created_at=created_at))
 
     def _row(self, job_id: str):
         with self.database.connect() as db:
@@ -174,9 +168,34 @@ class TrainingRunner:
             db.execute(update(train_jobs).where(train_jobs.c.id == job_id).values(**values))
 
 
+def job_env(job_id: str, tracking_uri: str) -> dict[str, str]:
+    """This process's environment without the service's secrets, plus what a job needs."""
+    bin_dir = str(Path(sys.executable).parent)  # DVC resolves a stage's `python` through PATH
+    inherited = {key: value for key, value in os.environ.items() if key not in SECRET_ENV}
+    return {**inherited, **QUIET_ENV, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+            "PYTHONUNBUFFERED": "1", "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri,
+            JOB_ENV: job_id}
+
+
+def ended(exit_code: int | None, error: str | None) -> dict[str, Any]:
+    """A job's status, exit code and error once its command has ended with ``exit_code`` (None: never ran or
+    was stopped; ``error`` then says why)."""
+    if exit_code == 0 and error is None:
+        return {"status": "succeeded", "exit_code": 0, "error": None}
+    if error is None and (exit_code or 0) < 0:
+        error = f"the training command was killed by {signal.Signals(-exit_code).name}"
+    elif error is None:
+        error = f"the training command exited with status {exit_code}: see log_tail"
+    return {"status": "failed", "exit_code": exit_code, "error": error}
+
+
 def init_app(app: Flask) -> None:
-    """Attach the runner; a finished job makes this worker check the model aliases at once."""
+    """Attach the runner (jobs run here, or with TRAIN_BROKER_URL on Celery workers); a finished job makes this
+    worker check the model aliases at once."""
     instance = Path(app.instance_path)
     registry = app.extensions["models"]
-    app.extensions["training"] = TrainingRunner(app.extensions["database"], instance / "train",
-                                                dict(app.config), on_finish=registry.refresh)
+    runner = TrainingRunner
+    if app.config["TRAIN_BROKER_URL"]:
+        from app.services.remote_training import RemoteTrainingRunner as runner  # imports Celery
+    app.extensions["training"] = runner(app.extensions["database"], instance / "train", dict(app.config),
+                                        on_finish=registry.refresh)

@@ -68,8 +68,8 @@ class CaptionerModel(mlflow.pyfunc.PythonModel):
         self.captioner, self.fallback_reason = None, None
         if precision == "float16":
             if ARTIFACTS["float16"] not in artifacts:
-                raise FileNotFoundError(f"this model has no float16 export: it was logged with evaluate.float16 "
-                                        f"off; serve it as float32 or log it again with evaluate.float16: true")
+                raise FileNotFoundError("this model has no float16 export: it was logged with evaluate.float16 "
+                                        "off; serve it as float32 or log it again with evaluate.float16: true")
             self.captioner = LiteCaptioner.load(Path(artifacts[ARTIFACTS["float16"]]), "float16")
         elif runtime == "lite" and ARTIFACTS["lite"] not in artifacts:
             self.fallback_reason = "it was logged without a float32 TFLite export"

@@ -45,6 +45,13 @@ def test_the_defaults():
     ({"BATCH_WINDOW_MS": -1}, "BATCH_WINDOW_MS"),
     ({"BATCH_WINDOW_MS": "5"}, "BATCH_WINDOW_MS"),
     ({"BATCH_RUNTIMES": "keras"}, "BATCH_RUNTIMES"),
+    ({"RATE_LIMIT_STORAGE_URL": "redis//localhost:6379"}, "RATE_LIMIT_STORAGE_URL must be a Redis URL such as"),
+    ({"RATE_LIMIT_STORAGE_URL": "memcached://localhost:11211"}, "or memory:// to count in each worker's memory"),
+    ({"RATE_LIMIT_STORAGE_URL": "redis://localhost:port/0"}, "not a valid Redis URL"),
+    ({"RATE_LIMIT_STORAGE_URL": "redis://localhost:6379/zero"}, "a database number"),
+    ({"TRAIN_BROKER_URL": "amqp://localhost"}, "TRAIN_BROKER_URL must be a Redis URL such as redis://HOST:6379/0"),
+    ({"TRAIN_BROKER_URL": "redis://"}, "must name a host"),
+    ({"TRAIN_LEASE_S": 0}, "TRAIN_LEASE_S must be a positive integer"),
 ])
 def test_settings_it_cannot_run_with_fail_at_start(tmp_path, setting, message):
     with pytest.raises(ValueError, match=message):

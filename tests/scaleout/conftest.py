@@ -1,4 +1,4 @@
-"""The shared deployment on loopback (testkit/scaleout.py) and the tiny pipeline built against it."""
+"""The shared deployment on loopback (testkit/scaleout.py), the tiny pipeline built against it, and Redis."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from testkit.project import ROOT, Project, make_project
-from testkit.scaleout import MlflowServer, mlflow_server, postgres, s3  # noqa: F401  (registers the fixtures)
+from testkit.scaleout import MlflowServer, mlflow_server, postgres, redis_server, s3  # noqa: F401  (registers the fixtures)
 
 
 @pytest.fixture(scope="session")
