@@ -124,7 +124,11 @@ class History:
 
     @staticmethod
     def _past(db: Connection, limit: int, *where) -> set[str]:
-        """The ids past the newest ``limit`` bytes of the results ``where`` selects, but never the newest one."""
+        """The ids past the newest ``limit`` bytes of the results ``where`` selects, but never the newest one.
+        Their total decides first, so an upload ranks every row only when something is to go."""
+        total = db.scalar(select(func.coalesce(func.sum(results.c.size_bytes), 0)).where(*where))
+        if total <= limit:
+            return set()
         ranked = select(results.c.id, func.row_number().over(order_by=NEWEST_FIRST).label("n"),
                         func.sum(results.c.size_bytes).over(order_by=NEWEST_FIRST).label("running")
                         ).where(*where).subquery()
