@@ -11,7 +11,7 @@ In one run, on 127.0.0.1:
    errors, server memory (RSS of the process tree after the load), seconds from start to ready; for this app
    also the runtime served (MODEL_RUNTIME) and the batch sizes its dynamic batching reached at 8 clients
    (GET /api/models; with several workers, those of the worker that answered).
-3. The ratios against the goals of issue #7.
+3. The ratios against the goals of issue #18, and the load average before and after.
 
 The service's speech cache is off (``SPEECH_CACHE_ENTRIES=0``), so every conversion synthesizes and
 encodes its audio, as mlflow's server would have to. The model is resolved as bench_service.py does.
@@ -31,68 +31,75 @@ from pathlib import Path
 
 import requests
 
-from common import ROOT, listener_pid, load, median_ms, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
+from common import ROOT, listener_pid, load, load_average, median_ms, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
 
 from pipeline import QUIET_ENV  # noqa: E402
 from pipeline.names import MODELS  # noqa: E402
 from testkit.gunicorn import free_port, serve  # noqa: E402
 
 
-def floor(tracking_uri: str, model: str, images: list[tuple[str, bytes]], repeats: int) -> dict[str, float]:
-    """In-process milliseconds per part for one image, the parts the service runs per conversion."""
-    import io
+def floor(tracking_uri: str, model: str, images: list[tuple[str, bytes]], repeats: int,
+          folder: Path) -> tuple[dict[str, float], str]:
+    """In-process milliseconds of each part the service runs for one conversion, with the model loaded as the
+    service loads it (``MODEL_RUNTIME``'s default), and the history kept as its defaults keep it (SQLite, a
+    folder)."""
 
     import mlflow
-    import tensorflow as tf
-    from PIL import Image
 
-    from pipeline.images import to_rgb, upright
-    from pipeline.models.decoding import search
+    from app.config import DEFAULTS
+    from app.services.db import Database
+    from app.services.history import History, Retention
+    from app.services.images import decode_image, kept_jpeg
     from pipeline.speech import Speaker, SpeechSettings
     from pipeline.speech.encode import pcm_to_mp3
+    from pipeline.speech.languages import resolve_language
     from pipeline.tracking import PRODUCTION
+    from app.services.storage import open_storage
 
     mlflow.set_tracking_uri(tracking_uri)
-    captioner = mlflow.pyfunc.load_model(f"models:/{model}@{PRODUCTION}").unwrap_python_model().captioner
-    vocab, decoding = captioner.tokenizer.vocabulary, captioner.decoding
-    size = captioner.image_size
-    encode = tf.function(lambda x: captioner.encoder(x, training=False),
-                         input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)])
-    grid_shape = captioner.encoder.output_shape[1:]
-    decode = tf.function(lambda g: search(captioner.decoder.layers[-1], g, vocab.sequence_length,
-                                          captioner.tokenizer.start_id, captioner.tokenizer.end_id,
-                                          decoding.beam_width, decoding.length_penalty),
-                         input_signature=[tf.TensorSpec([None, *grid_shape], tf.float32)])
+    served = mlflow.pyfunc.load_model(f"models:/{model}@{PRODUCTION}",
+                                      model_config={"precision": "float32", "runtime": DEFAULTS["MODEL_RUNTIME"]})
+    python_model = served.unwrap_python_model()
+    captioner = python_model.captioner
+    runtime = getattr(python_model, "runtime", "keras")
     speaker = Speaker(SpeechSettings(cache_entries=0))
     speaker.warm_up()
     engine = speaker._espeak  # the parts of speaker.synthesize, timed apart
-    from pipeline.speech.languages import resolve_language
-
     voice = resolve_language("en")
+    database = Database(f"sqlite:///{folder / 'floor.sqlite3'}")
+    database.migrate()
+    history = History(database, open_storage(None, folder / "floor-results"),
+                      Retention(DEFAULTS["HISTORY_MAX_BYTES"], DEFAULTS["HISTORY_MAX_AGE_DAYS"] * 86400,
+                                DEFAULTS["HISTORY_OWNER_QUOTA_BYTES"]))
     blobs = [data for _, data in images]
+    image = decode_image(blobs[1], DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
+    batch = captioner.prepare(image)[None]
+    described = captioner.describe_arrays(batch)[0]
+    audio = engine.speak(described.caption, voice, speaker.settings.rate_wpm)
+    mp3 = pcm_to_mp3(audio.data, audio.sample_rate, speaker.settings.mp3_bitrate_kbps)
+    jpeg = kept_jpeg(image, DEFAULTS["RESULT_IMAGE_QUALITY"], DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
     state = {"i": 0}
 
-    def blob() -> bytes:
+    def decode() -> None:
         state["i"] += 1
-        return blobs[state["i"] % len(blobs)]
+        captioner.prepare(decode_image(blobs[state["i"] % len(blobs)], DEFAULTS["MAX_IMAGE_PIXELS"],
+                                       DEFAULTS["RESULT_IMAGE_MAX_SIDE"]))
 
-    def prepare() -> None:
-        with Image.open(io.BytesIO(blob())) as image:
-            captioner.prepare(to_rgb(upright(image)))
+    def keep() -> None:
+        history.add(image=jpeg, audio=mp3, caption=described.caption, model_name=model, model_version="1",
+                    engine="espeak", lang="en", fmt="mp3", processing_time=0.0, owner="bench")
 
-    batch = tf.constant(captioner.prepare(Image.open(io.BytesIO(blobs[1])).convert("RGB"))[None])
-    grid = encode(batch)
-    caption = captioner.caption_arrays(batch.numpy())[0]
-    audio = engine.speak(caption, voice, speaker.settings.rate_wpm)
     return {
-        "decode and resize": median_ms(prepare, repeats),
-        "encoder": median_ms(lambda: encode(batch).numpy(), repeats),
-        f"decoder ({'beam ' + str(decoding.beam_width) if decoding.beam_width > 1 else 'greedy'})":
-            median_ms(lambda: decode(grid).numpy(), repeats),
-        "espeak-ng": median_ms(lambda: engine.speak(caption, voice, speaker.settings.rate_wpm), repeats),
-        "MP3 encode": median_ms(lambda: pcm_to_mp3(audio.data, audio.sample_rate,
-                                                   speaker.settings.mp3_bitrate_kbps), repeats),
-    }, caption
+        "decode, upright and resize": median_ms(decode, repeats),
+        f"describe ({runtime}: caption, mirrored picture, judge)": median_ms(lambda: captioner.describe_arrays(batch),
+                                                                          repeats),
+        "espeak-ng": median_ms(lambda: engine.speak(described.caption, voice, speaker.settings.rate_wpm), repeats),
+        "MP3 encode": median_ms(lambda: pcm_to_mp3(audio.data, audio.sample_rate, speaker.settings.mp3_bitrate_kbps),
+                                repeats),
+        "kept JPEG": median_ms(lambda: kept_jpeg(image, DEFAULTS["RESULT_IMAGE_QUALITY"],
+                                                 DEFAULTS["RESULT_IMAGE_MAX_SIDE"]), repeats),
+        "history (files and row)": median_ms(keep, repeats),
+    }, described.caption
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 180.0) -> float:
@@ -202,10 +209,11 @@ def main() -> int:
         raise SystemExit("mlflow models serve needs bash")
 
     images = pictures()
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         folder = Path(tmp)
         tracking_uri, described = resolve_store(args.tracking_uri, folder)
-        parts, caption = floor(tracking_uri, args.model, images, args.repeats)
+        parts, caption = floor(tracking_uri, args.model, images, args.repeats, folder)
         servers = {
             "mlflow models serve, 1 worker (its default): caption": bench_mlflow(
                 tracking_uri, args.model, 1, images, args.requests, folder / "mlflow-1.log"),
@@ -245,20 +253,22 @@ def main() -> int:
         print(f"{name}: runtime {r['runtime']}; batches at 8 clients, size: count {r['batches']} "
               f"(mean {mean:.2f} images per batch)")
     app, mlflow_1 = servers[list(servers)[2]], servers[list(servers)[0]]  # the first app configuration
-    best_mlflow = max((servers[k] for k in list(servers)[:2]), key=lambda r: r["c8"]["per_s"])
     overhead = app["c1"]["p50"] - total
-    print("\n| goal (issue #7) | figure | ratio | met |\n| --- | --- | --- | --- |")
+    allowed = max(3.0, 0.3 * total)
+    print("\n| goal (issue #18), against `mlflow models serve` with its defaults | figure | ratio | met |")
+    print("| --- | --- | --- | --- |")
     rows = [
-        ("/api/convert p50 <= mlflow p50 (1 client)", f"{app['c1']['p50']:.1f} vs {mlflow_1['c1']['p50']:.1f} ms",
+        ("/api/convert p50 at 1 client <= mlflow's", f"{app['c1']['p50']:.1f} vs {mlflow_1['c1']['p50']:.1f} ms",
          app["c1"]["p50"] / mlflow_1["c1"]["p50"], app["c1"]["p50"] <= mlflow_1["c1"]["p50"]),
-        ("/api/convert throughput >= mlflow's best (8 clients)",
-         f"{app['c8']['per_s']:.1f} vs {best_mlflow['c8']['per_s']:.1f} /s",
-         app["c8"]["per_s"] / best_mlflow["c8"]["per_s"], app["c8"]["per_s"] >= best_mlflow["c8"]["per_s"]),
-        ("serving overhead <= 30% of the parts", f"{app['c1']['p50']:.1f} - {total:.1f} = {overhead:.1f} ms",
-         overhead / total, overhead <= 0.3 * total),
+        ("/api/convert requests/s at 8 clients >= 1.5 x mlflow's",
+         f"{app['c8']['per_s']:.1f} vs {mlflow_1['c8']['per_s']:.1f} /s",
+         app["c8"]["per_s"] / mlflow_1["c8"]["per_s"], app["c8"]["per_s"] >= 1.5 * mlflow_1["c8"]["per_s"]),
+        (f"overhead (p50 - parts) <= max(3 ms, 0.30 x parts) = {allowed:.1f} ms",
+         f"{app['c1']['p50']:.1f} - {total:.1f} = {overhead:.1f} ms", overhead / total, overhead <= allowed),
     ]
     for goal, figure, ratio, met in rows:
         print(f"| {goal} | {figure} | {ratio:.2f} | {'yes' if met else 'no'} |")
+    print(f"\nload average (1, 5, 15 min): {load_before} before, {load_average()} after")
     return 1 if any(r["errors"] for r in servers.values()) else 0
 
 
