@@ -157,7 +157,7 @@ def bench_mlflow(tracking_uri: str, model: str, workers: int, images, requests_t
                   for _, d in images]
         def post(n: int) -> tuple[bool, str]:
             answer = session().post(f"{url}/invocations", json=bodies[n % len(bodies)], timeout=60)
-            ok = answer.status_code == 200 and isinstance(answer.json()["predictions"][0], str)
+            ok = answer.status_code == 200 and isinstance(answer.json()["predictions"][0].get("caption"), str)
             return ok, f"{answer.status_code} {answer.text[:120]}"
 
         return {"ready_s": ready, **measure(post, server.pid, requests_total)}
