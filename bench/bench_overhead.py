@@ -29,7 +29,7 @@ from pathlib import Path
 
 import requests
 
-from common import MODELS, load, percentile, pictures, resolve_store, session  # noqa: E402
+from common import MODELS, load, median_ms, percentile, pictures, resolve_store, session  # noqa: E402
 
 from testkit.gunicorn import serve  # noqa: E402
 
@@ -146,11 +146,11 @@ def history_costs(folder: Path, sizes: tuple[int, ...], repeats: int) -> list[tu
             with connect(history.database, write=True) as db:
                 history._expire(db, "owner1")
 
-        figures = {"add": _median_ms(add, repeats), "folder": _median_ms(files, repeats),
-                   "retention queries": _median_ms(expire, repeats)}
+        figures = {"add": median_ms(add, repeats), "folder": median_ms(files, repeats),
+                   "retention queries": median_ms(expire, repeats)}
         held = sqlite3.connect(history.database)
         held.execute("SELECT 1 FROM results LIMIT 1").fetchall()
-        figures["add, a connection held open"] = _median_ms(add, repeats)
+        figures["add, a connection held open"] = median_ms(add, repeats)
         held.close()
         out.append((f"{size:,} rows kept", figures))
     return out
@@ -178,19 +178,9 @@ def photo_costs(repeats: int) -> list[tuple[str, float, float]]:
             kept_jpeg(decode_image(data, DEFAULTS["MAX_IMAGE_PIXELS"], side), DEFAULTS["RESULT_IMAGE_QUALITY"],
                       DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
 
-        out.append((f"{width}x{height} JPEG", _median_ms(lambda: keep(DEFAULTS["DECODE_MAX_SIDE"]), repeats),
-                    _median_ms(lambda: keep(DEFAULTS["RESULT_IMAGE_MAX_SIDE"]), repeats)))
+        out.append((f"{width}x{height} JPEG", median_ms(lambda: keep(DEFAULTS["DECODE_MAX_SIDE"]), repeats),
+                    median_ms(lambda: keep(DEFAULTS["RESULT_IMAGE_MAX_SIDE"]), repeats)))
     return out
-
-
-def _median_ms(call, repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def print_phases(title: str, runs: dict[int, list[dict[str, float]]], loads: dict[int, tuple[float, float]]) -> None:
