@@ -109,3 +109,29 @@ class DecoderBlock(EncoderBlock):
         x = x + self.attention_1(h, h, use_causal_mask=True, training=training)
         x = x + self.attention_2(self.norm_2(x), memory, training=training)
         return x + self.ffn_layer_1(self.norm_3(x), training=training)
+
+    def memory_keys(self, memory):
+        """The cross-attention's keys and values of the grid [B, cells, heads, head_dim], once per picture."""
+        return self.attention_2.key_dense(memory), self.attention_2.value_dense(memory)
+
+    def step(self, x, memory_keys, keys, values, column, seen):
+        """``call`` at one position x [B, 1, dim] (inference), given the earlier positions' self-attention keys
+        and values [B, T, heads, head_dim], into which this position's are added at ``column`` (one-hot [T]).
+        ``seen`` [T] marks the positions up to this one. Returns (x, keys, values)."""
+        h = self.norm_1(x)
+        at = column[None, :, None, None]
+        keys = keys + self.attention_1.key_dense(h) * at
+        values = values + self.attention_1.value_dense(h) * at
+        x = x + _attend(self.attention_1, h, keys, values, seen)
+        x = x + _attend(self.attention_2, self.norm_2(x), *memory_keys)
+        return x + self.ffn_layer_1(self.norm_3(x)), keys, values
+
+
+def _attend(attention: layers.MultiHeadAttention, x, keys, values, seen=None):
+    """``attention`` of queries x [B, 1, dim] over projected keys and values [B, S, heads, head_dim], the
+    positions where ``seen`` [S] is false left out: the layer's own arithmetic, its projections reused."""
+    query = attention.query_dense(x) * ops.cast(1.0 / math.sqrt(attention.key_dim), x.dtype)
+    scores = ops.einsum("bsnh,bqnh->bnqs", keys, query)
+    if seen is not None:
+        scores = ops.where(seen[None, None, None, :], scores, ops.cast(-1e9, scores.dtype))
+    return attention.output_dense(ops.einsum("bnqs,bsnh->bqnh", ops.softmax(scores, axis=-1), values))

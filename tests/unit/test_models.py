@@ -8,7 +8,8 @@ import tensorflow as tf
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
 from pipeline.images import to_rgb, upright
 from pipeline.models.captioner import Captioner, Decoding
-from pipeline.models.decoders import build_decoder, caption_model, masked_accuracy, masked_loss, weighted_masked_loss
+from pipeline.models.decoders import (Incremental, build_decoder, caption_model, fastest_steps, masked_accuracy,
+                                      masked_loss, weighted_masked_loss)
 from pipeline.models.decoding import beam_decode, greedy_decode
 from pipeline.models.encoder import build_encoder, build_pretrained_encoder
 from testkit.tiny_keras import SIZES, VOCAB
@@ -90,6 +91,26 @@ def test_each_decoder_saves_and_reloads_with_the_same_outputs(tmp_path, kind):
     again = keras.models.load_model(tmp_path / "m.keras", compile=False)
     np.testing.assert_allclose(again([grid, tokens]), before, atol=1e-5)
     assert again.layers[-1].get_config()["vocab_size"] == 7
+
+
+def test_the_incremental_transformer_gives_each_step_of_the_full_recomputation():
+    keras.utils.set_random_seed(0)
+    decoder = build_decoder("transformer", 7, 4, VOCAB.sequence_length, **SIZES["transformer"])
+    grid = tf.constant(np.random.default_rng(0).normal(size=(3, 4, 3)), tf.float32)
+    tokens = tf.constant([[2, 4, 5, 6, 3, 0], [2, 6, 6, 5, 4, 3], [2, 3, 0, 0, 0, 0]], tf.int32)
+    decoder([grid, tokens])  # built, as a trained or loaded one is
+    steps = fastest_steps(decoder)
+    assert isinstance(steps, Incremental)
+    (memory, state), (full_memory, _) = steps.start(grid), decoder.start(grid)
+    for t in range(VOCAB.sequence_length - 1):
+        logits, state = steps.step(memory, state, tokens, tf.constant(t))
+        expected, _ = decoder.step(full_memory, (), tokens, t)
+        np.testing.assert_allclose(logits, expected, atol=1e-5)
+    lstm = build_decoder("lstm", 7, 4, VOCAB.sequence_length, **SIZES["lstm"])
+    assert fastest_steps(lstm) is lstm  # its steps are incremental already
+    for search in (greedy_decode, beam_decode):  # the same captions through either search
+        np.testing.assert_array_equal(search(steps, grid, VOCAB.sequence_length, 2, 3)[0],
+                                      search(decoder, grid, VOCAB.sequence_length, 2, 3)[0])
 
 
 class Scripted:
