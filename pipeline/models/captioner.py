@@ -143,17 +143,15 @@ class Captioner(ImageCaptioner):
         length, start, end = vocabulary.sequence_length, self.tokenizer.start_id, self.tokenizer.end_id
         spec = tf.TensorSpec([None, self.image_size, self.image_size, 3], tf.uint8)
 
-        def compiled(steps) -> tf.types.experimental.PolymorphicFunction:
-            def caption_ids(images):
-                batch = tf.shape(images)[0]
-                grid = encoder(tf.concat([images, tf.reverse(images, axis=[2])], 0), training=False)
-                ids, scores = search(steps, grid, length, start, end, decoding.beam_width, decoding.length_penalty)
-                return ids[:batch], scores[:batch], ids[batch:]
+        steps = fastest_steps(layer)
 
-            return tf.function(caption_ids, input_signature=[spec])
+        def caption_ids(images):
+            batch = tf.shape(images)[0]
+            grid = encoder(tf.concat([images, tf.reverse(images, axis=[2])], 0), training=False)
+            ids, scores = search(steps, grid, length, start, end, decoding.beam_width, decoding.length_penalty)
+            return ids[:batch], scores[:batch], ids[batch:]
 
-        self._compiled = compiled(layer)  # decoding as trained: the reference the judge is fitted on
-        self._exported = compiled(fastest_steps(layer))
+        self._compiled = tf.function(caption_ids, input_signature=[spec])
         self._lock = threading.Lock()
         self._warm = False
 
@@ -165,9 +163,8 @@ class Captioner(ImageCaptioner):
                 self._warm = True
 
     def concrete_function(self) -> tf.types.experimental.ConcreteFunction:
-        """What ``lite.convert`` exports: the compiled function decoding with ``fastest_steps``, traced for its
-        input signature (the export's check compares it with ``run_arrays``)."""
-        return self._exported.get_concrete_function()
+        """The compiled function traced for its input signature (what ``lite.convert`` exports)."""
+        return self._compiled.get_concrete_function()
 
     def run_arrays(self, images: np.ndarray) -> Raw:
         """The compiled function on uint8 images already at the encoder's size, [B, S, S, 3]."""

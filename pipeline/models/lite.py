@@ -2,12 +2,10 @@
 
 ``convert`` turns a ``Captioner``'s compiled function (encoder and the greedy or beam search, one
 ``tf.while_loop``) into a TFLite flatbuffer; TFLite's builtin ops cover all of it (no Select TF ops), with a
-dynamic batch. The export decodes a Transformer incrementally (``decoders.Incremental``: each step computes its
-own position only), where Keras recomputes the whole prefix as in training. ``LiteCaptioner`` runs it with
-TensorFlow's own ``tf.lite.Interpreter``, behind the same methods and image preparation as ``Captioner``. Two
-exports:
+dynamic batch. ``LiteCaptioner`` runs it with TensorFlow's own ``tf.lite.Interpreter``, behind the same
+methods and image preparation as ``Captioner``. Two exports:
 
-- **float32** (``export_exact``, always logged): the same function as Keras on TFLite's faster runtime.
+- **float32** (``export_exact``, always logged): the same arithmetic as Keras on TFLite's faster runtime.
   It counts as exact when every test picture gets the same caption, ``in_domain`` and ``sure`` (hedge
   decision) as from Keras, and a confidence within ``CONFIDENCE_TOLERANCE``. Its bundle also holds
   ``examples.npz``: a few prepared test pictures with Keras' descriptions of them, which a loader runs again

@@ -15,6 +15,7 @@ import numpy as np
 
 from pipeline.files import atomic_write_json, atomic_write_text
 from pipeline.models.captioner import Captioner, load_trained
+from pipeline.models.decoders import fastest_steps
 from pipeline.models.evaluation import (
     DecoderScores,
     EvaluationData,
@@ -53,8 +54,8 @@ def evaluate_decoder(decoder: Path, encoder: Path, processed: Path, data: Evalua
     how many ``outside`` pictures (``pipeline.data.outside``) it rejects. ``pictures`` (prepared once per
     encoder, with its domain check) are made if not given, and returned for the next decoder."""
     captioner = load_trained(encoder, decoder, processed, params)
-    layer = captioner.decoder.layers[-1]
-    scores = score_decoder(layer, data, captioner.decoding.beam_width, captioner.decoding.length_penalty)
+    steps = fastest_steps(captioner.decoder.layers[-1])  # as the captioner decodes
+    scores = score_decoder(steps, data, captioner.decoding.beam_width, captioner.decoding.length_penalty)
     pictures = pictures or Pictures.fit(captioner, data, params["honesty"]["acceptance"])
     captioner.judge, figures = fit_judge(captioner, data, pictures, params["honesty"])
     figures.update(outside_figures(captioner, outside))
