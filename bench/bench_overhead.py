@@ -114,22 +114,28 @@ def history_costs(folder: Path, sizes: tuple[int, ...], repeats: int) -> list[tu
     not checkpoint the WAL into the database, with an fsync, each time the last connection closes)."""
     import sqlite3
 
-    from app.services.db import connect, migrate
+    from sqlalchemy import text
+
+    from app.services.db import Database
     from app.services.history import History, Retention
+    from app.services.storage import LocalStorage
     from pipeline.files import atomic_dir
 
     image, audio = os.urandom(40_000), os.urandom(25_000)
     out = []
     for size in sizes:  # 1 kB a row: the retention's bounds keep every row
         base = folder / f"history-{size}"
-        migrate(base / "db.sqlite3")
-        history = History(base / "db.sqlite3", base / "results", Retention(2 * 1024**3, 30 * 86400, 100 * 1024**2))
-        with connect(history.database, write=True) as db:  # rows without folders: only the table's size matters
+        base.mkdir(parents=True)
+        database = Database(f"sqlite:///{base / 'db.sqlite3'}")
+        database.migrate()
+        history = History(database, LocalStorage(base / "results"), Retention(2 * 1024**3, 30 * 86400, 100 * 1024**2))
+        with database.connect(write=True) as db:  # rows without folders: only the table's size matters
             now = time.time()
-            db.executemany("INSERT INTO results (id, created_at, caption, model_name, model_version, engine, lang, "
-                           "format, processing_time, owner, size_bytes) VALUES (?, ?, 'a', 'm', '1', 'espeak', 'en', "
-                           "'mp3', 0.02, ?, 1000)",
-                           [(f"{i:032x}", now - i, f"owner{i % 50}") for i in range(size)])
+            if size:
+                db.execute(text("INSERT INTO results (id, created_at, caption, model_name, model_version, engine, "
+                                "lang, format, processing_time, owner, size_bytes) VALUES (:id, :at, 'a', 'm', '1', "
+                                "'espeak', 'en', 'mp3', 0.02, :owner, 1000)"),
+                           [{"id": f"{i:032x}", "at": now - i, "owner": f"owner{i % 50}"} for i in range(size)])
 
         def add() -> None:
             history.add(image=image, audio=audio, caption="a dog runs", model_name="m", model_version="1",
@@ -143,12 +149,12 @@ def history_costs(folder: Path, sizes: tuple[int, ...], repeats: int) -> list[tu
                     (tmp / name).write_bytes(data)
 
         def expire() -> None:
-            with connect(history.database, write=True) as db:
+            with database.connect(write=True) as db:
                 history._expire(db, "owner1")
 
         figures = {"add": median_ms(add, repeats), "folder": median_ms(files, repeats),
                    "retention queries": median_ms(expire, repeats)}
-        held = sqlite3.connect(history.database)
+        held = sqlite3.connect(base / "db.sqlite3")
         held.execute("SELECT 1 FROM results LIMIT 1").fetchall()
         figures["add, a connection held open"] = median_ms(add, repeats)
         held.close()

@@ -135,7 +135,9 @@ class Captioner(ImageCaptioner):
     precision = "float32"
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, vocabulary: Vocabulary,
-                 decoding: Decoding = Decoding(), judge: Judge | None = None) -> None:
+                 decoding: Decoding = Decoding(), judge: Judge | None = None, incremental: bool = True) -> None:
+        """``incremental``: a Transformer decodes one position a step (``decoders.Incremental``); False
+        recomputes the prefix at every step, as in training (slower; the same captions)."""
         self.encoder, self.decoder, self.decoding, self.judge = encoder, decoder, decoding, judge
         self.tokenizer = Tokenizer(vocabulary)
         self.image_size = image_size_of(encoder)
@@ -143,7 +145,7 @@ class Captioner(ImageCaptioner):
         length, start, end = vocabulary.sequence_length, self.tokenizer.start_id, self.tokenizer.end_id
         spec = tf.TensorSpec([None, self.image_size, self.image_size, 3], tf.uint8)
 
-        steps = fastest_steps(layer)
+        steps = fastest_steps(layer) if incremental else layer
 
         def caption_ids(images):
             batch = tf.shape(images)[0]
