@@ -29,10 +29,11 @@ from pipeline.models.decoding import search
 from pipeline.models.domain import DomainCheck
 from pipeline.models.features import load_grids
 from pipeline.models.lite import load_images
-from pipeline.models.honesty import Judge, calibration_error, fit_logistic, flip_agreement, hedge_level
+from pipeline.models.honesty import Description, Judge, calibration_error, fit_logistic, flip_agreement, hedge_level
 from pipeline.models.inputs import Split, load_splits, load_tokenizer
 
 log = logging.getLogger(__name__)
+BATCH = 100  # pictures per run of the compiled function while fitting the judge
 
 
 class StaleFeaturesError(UserError, ValueError):
@@ -121,16 +122,18 @@ class Pictures:
 
 
 def fit_judge(captioner: ImageCaptioner, data: EvaluationData, pictures: Pictures,
-              settings: Mapping[str, Any]) -> tuple[Judge, dict[str, float]]:
-    """The captioner's judge, fitted on the dev pictures as the service captions them, and its figures on the
-    test split: acceptance, coverage and selective accuracy of plain captions, calibration error."""
-    features, right, speakable = {}, {}, {}
+              settings: Mapping[str, Any]) -> tuple[Judge, dict[str, float], list[Description]]:
+    """The captioner's judge, fitted on the dev pictures as the service captions them, its figures on the
+    test split (acceptance, coverage and selective accuracy of plain captions, calibration error) and its
+    descriptions of the test pictures, as ``describe_arrays`` gives them ``BATCH`` at a time."""
+    features, right, speakable, batches = {}, {}, {}, {}
     compare = "content" if data.scenes else "words"
     for split in ("dev", "test"):
-        raws = [captioner.run_arrays(pictures.images[split][i:i + 100])
-                for i in range(0, len(pictures.images[split]), 100)]
+        images = pictures.images[split]
+        raws = [captioner.run_arrays(images[i:i + BATCH]) for i in range(0, len(images), BATCH)]
         captions = [data.tokenizer.decode(row) for raw in raws for row in raw.ids]
         mirrored = [data.tokenizer.decode(row) for raw in raws for row in raw.mirrored]
+        batches[split] = raws, captions, mirrored
         agreement = [flip_agreement(c, m, compare) for c, m in zip(captions, mirrored)]
         features[split] = np.column_stack([np.concatenate([raw.scores for raw in raws]), agreement,
                                            pictures.ratios[split]])
@@ -148,7 +151,12 @@ def fit_judge(captioner: ImageCaptioner, data: EvaluationData, pictures: Picture
     log.info("judge: confidence = sigmoid(%s . [1, mean word log-p, least word log-p, flip agreement, domain "
              "ratio]); test: %s",
              [round(c, 2) for c in judge.coefficients], {k: round(v, 3) for k, v in figures.items()})
-    return judge, figures
+    raws, captions, mirrored = batches["test"]
+    described = []
+    for n, raw in enumerate(raws):
+        batch = slice(BATCH * n, BATCH * n + len(raw.ids))
+        described += judge.describe(captions[batch], mirrored[batch], raw.scores, pictures.images["test"][batch])
+    return judge, figures, described
 
 
 def outside_figures(captioner: ImageCaptioner, pictures: Sequence) -> dict[str, float]:

@@ -174,29 +174,32 @@ def same(ours: str | Description, theirs: str | Description) -> bool:
         and abs(ours.confidence - theirs.confidence) <= CONFIDENCE_TOLERANCE
 
 
-def export_float16(captioner: Captioner, bundle: Path, folder: Path, images: np.ndarray) -> dict[str, float]:
+def export_float16(captioner: Captioner, bundle: Path, folder: Path, images: np.ndarray,
+                   keras_captions: list[str]) -> dict[str, float]:
     """Convert ``captioner`` (saved in ``bundle``) to float16 into ``folder``: sizes, conversion time, caption
-    agreement on ``images``."""
+    agreement on ``images`` with ``keras_captions`` (the captioner's own captions of them)."""
     began = time.perf_counter()
     lite = LiteCaptioner.from_captioner(captioner, float16=True)
     seconds = time.perf_counter() - began
     lite.save(folder)
-    figures = {"float16_agreement": agreement(captions_of(lite, images), captions_of(captioner, images)),
+    figures = {"float16_agreement": agreement(captions_of(lite, images), keras_captions),
                "float16_size_mb": size_mb(folder), "float32_size_mb": size_mb(bundle), "float16_convert_s": seconds}
     log.info("float16 export in %.1f s: %.2f MB (float32 %.2f MB), agreement %.3f on %d images", seconds,
              figures["float16_size_mb"], figures["float32_size_mb"], figures["float16_agreement"], len(images))
     return figures
 
 
-def export_exact(captioner: Captioner, folder: Path, images: np.ndarray) -> dict[str, float]:
+def export_exact(captioner: Captioner, folder: Path, images: np.ndarray,
+                 keras_says: list[Description]) -> dict[str, float]:
     """Convert ``captioner`` to float32 TFLite into ``folder`` with its examples, checked on ``images`` (the
-    test split, prepared) against Keras: ``lite_agreement`` (the share described the same, ``same``), the
-    largest confidence difference, conversion time and size."""
+    test split, prepared) against ``keras_says`` (the captioner's descriptions of them, ``descriptions_of``):
+    ``lite_agreement`` (the share described the same, ``same``), the largest confidence difference,
+    conversion time and size."""
     began = time.perf_counter()
     lite = LiteCaptioner.from_captioner(captioner)
     seconds = time.perf_counter() - began
     lite.save(folder)
-    keras_says, lite_says = descriptions_of(captioner, images), descriptions_of(lite, images)
+    lite_says = descriptions_of(lite, images)
     figures = {"lite_agreement": agreement(lite_says, keras_says),
                "lite_confidence_max_difference": max(abs(a.confidence - b.confidence)
                                                      for a, b in zip(lite_says, keras_says)),

@@ -36,7 +36,8 @@ def test_the_export_captions_as_float32_does(kind, beam_width, tmp_path):
     captioner = tiny_captioner(kind, beam_width)
     captioner.save(tmp_path / "float32")
     images = random_images(12)
-    figures = export_float16(captioner, tmp_path / "float32", tmp_path / "float16", images)
+    figures = export_float16(captioner, tmp_path / "float32", tmp_path / "float16", images,
+                             captions_of(captioner, images))
     lite = LiteCaptioner.load(tmp_path / "float16", "float16")
     assert lite.precision == "float16" and lite.image_size == 32 and lite.decoding == captioner.decoding
     tensors = tf.lite.Interpreter(model_content=lite.flatbuffer).get_tensor_details()
