@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,9 @@ class EvaluationData:
         """The metric the gate compares: ``setting``, or for ``auto`` content where scenes are known, else bleu4."""
         return setting if setting != "auto" else ("content" if self.scenes else "bleu4")
 
+    @cached_property
     def human(self) -> dict[str, float]:
-        """The human ceiling on the test split: BLEU-1..4 of each reference against the others."""
+        """The human ceiling on the test split: BLEU-1..4 of each reference against the others (computed once)."""
         texts = [[r.split() for r in refs] for refs in self.splits["test"].texts]
         return dict(zip(("bleu1", "bleu2", "bleu3", "bleu4"), human_bleu(texts)))
 
@@ -87,10 +89,11 @@ def score_decoder(decoder, data: EvaluationData, beam_width: int, length_penalty
     test, names = data.splits["test"], data.splits["test"].names
     greedy, _, greedy_s = generate(decoder, data.grids["test"], data.tokenizer, 1, length_penalty)
     beam, _, beam_s = generate(decoder, data.grids["test"], data.tokenizer, beam_width, length_penalty)
-    served = beam if beam_width > 1 else greedy
-    result = DecoderScores(score(served, test.texts, names, data.scenes), {}, served)
-    result.extra.update({f"greedy_{k}": v for k, v in score(greedy, test.texts, names, data.scenes).items()})
-    result.extra.update({f"beam_{k}": v for k, v in score(beam, test.texts, names, data.scenes).items()})
+    greedy_scores, beam_scores = (score(captions, test.texts, names, data.scenes) for captions in (greedy, beam))
+    served, served_scores = (beam, beam_scores) if beam_width > 1 else (greedy, greedy_scores)
+    result = DecoderScores(dict(served_scores), {}, served)
+    result.extra.update({f"greedy_{k}": v for k, v in greedy_scores.items()})
+    result.extra.update({f"beam_{k}": v for k, v in beam_scores.items()})
     result.extra.update(greedy_ms_per_image=1000 * greedy_s, beam_ms_per_image=1000 * beam_s)
     return result
 

@@ -91,7 +91,7 @@ def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params
     gate_metric = data.gate_metric(params["gate_metric"])
     with runs.resume(run_folder), tempfile.TemporaryDirectory() as tmp:
         mlflow.log_metrics({f"test_{k}": v for k, v in report.items()})
-        mlflow.log_metrics({f"human_{k}": v for k, v in data.human().items()})
+        mlflow.log_metrics({f"human_{k}": v for k, v in data.human.items()})
         runs.log_params_again({"evaluate": dict(params)})  # a re-evaluation with other settings keeps the run
         mlflow.log_artifact(str(validation), "data")
         mlflow.log_artifact(str(sheet), "samples")
