@@ -29,7 +29,7 @@ def main() -> None:
     from pipeline.models.publish import evaluate_decoder, publish, write_reports
 
     data, outside = EvaluationData.load(args.processed, args.features), outside_pictures()
-    report, columns, pictures = {"human": data.human()}, [], None
+    report, columns, pictures = {"human": data.human}, [], None
     test_set = fingerprint_test_set(args.processed)
     for folder in args.models:
         evaluated, pictures = evaluate_decoder(folder, args.encoder, args.processed, data, params, outside, pictures)

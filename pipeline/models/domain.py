@@ -18,6 +18,7 @@ threshold: at most 1 is in domain.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,12 +181,17 @@ def _dead_leaves(rng: np.random.Generator, size: int, discs: int = 150) -> np.nd
     """Opaque discs of power-law radii, each over the ones drawn after it (the front one first)."""
     base = rng.uniform(0, 255, 3)
     image, covered = np.tile(base, (size, size, 1)), np.zeros((size, size), bool)
-    rows, columns = np.mgrid[:size, :size]
     for _ in range(discs):
         radius, (y, x) = (rng.pareto(2.0) + 1) * rng.uniform(1, 4), rng.uniform(0, size, 2)
-        disc = ((rows - y) ** 2 + (columns - x) ** 2 <= radius ** 2) & ~covered
-        image[disc] = np.clip(base + rng.normal(0, 60, 3), 0, 255)
-        covered |= disc
+        colour = np.clip(base + rng.normal(0, 60, 3), 0, 255)  # drawn for every disc, seen or not
+        # the disc's bounding box (pixels, a pixel wider than the disc), the only place it can cover
+        top, bottom = max(0, math.floor(y - radius)), min(size, math.ceil(y + radius) + 1)
+        left, right = max(0, math.floor(x - radius)), min(size, math.ceil(x + radius) + 1)
+        rows, columns = np.arange(top, bottom)[:, None], np.arange(left, right)[None, :]
+        box = (slice(top, bottom), slice(left, right))
+        disc = ((rows - y) ** 2 + (columns - x) ** 2 <= radius ** 2) & ~covered[box]
+        image[box][disc] = colour
+        covered[box] |= disc
     image += rng.normal(0, rng.uniform(0, 10), image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
 

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,11 @@ from pipeline.models.decoding import search
 from pipeline.models.domain import DomainCheck
 from pipeline.models.features import load_grids
 from pipeline.models.lite import load_images
-from pipeline.models.honesty import Judge, calibration_error, fit_logistic, flip_agreement, hedge_level
+from pipeline.models.honesty import Description, Judge, calibration_error, fit_logistic, flip_agreement, hedge_level
 from pipeline.models.inputs import Split, load_splits, load_tokenizer
 
 log = logging.getLogger(__name__)
+BATCH = 100  # pictures per run of the compiled function while fitting the judge
 
 
 class StaleFeaturesError(UserError, ValueError):
@@ -66,8 +68,9 @@ class EvaluationData:
         """The metric the gate compares: ``setting``, or for ``auto`` content where scenes are known, else bleu4."""
         return setting if setting != "auto" else ("content" if self.scenes else "bleu4")
 
+    @cached_property
     def human(self) -> dict[str, float]:
-        """The human ceiling on the test split: BLEU-1..4 of each reference against the others."""
+        """The human ceiling on the test split: BLEU-1..4 of each reference against the others (computed once)."""
         texts = [[r.split() for r in refs] for refs in self.splits["test"].texts]
         return dict(zip(("bleu1", "bleu2", "bleu3", "bleu4"), human_bleu(texts)))
 
@@ -86,10 +89,11 @@ def score_decoder(decoder, data: EvaluationData, beam_width: int, length_penalty
     test, names = data.splits["test"], data.splits["test"].names
     greedy, _, greedy_s = generate(decoder, data.grids["test"], data.tokenizer, 1, length_penalty)
     beam, _, beam_s = generate(decoder, data.grids["test"], data.tokenizer, beam_width, length_penalty)
-    served = beam if beam_width > 1 else greedy
-    result = DecoderScores(score(served, test.texts, names, data.scenes), {}, served)
-    result.extra.update({f"greedy_{k}": v for k, v in score(greedy, test.texts, names, data.scenes).items()})
-    result.extra.update({f"beam_{k}": v for k, v in score(beam, test.texts, names, data.scenes).items()})
+    greedy_scores, beam_scores = (score(captions, test.texts, names, data.scenes) for captions in (greedy, beam))
+    served, served_scores = (beam, beam_scores) if beam_width > 1 else (greedy, greedy_scores)
+    result = DecoderScores(dict(served_scores), {}, served)
+    result.extra.update({f"greedy_{k}": v for k, v in greedy_scores.items()})
+    result.extra.update({f"beam_{k}": v for k, v in beam_scores.items()})
     result.extra.update(greedy_ms_per_image=1000 * greedy_s, beam_ms_per_image=1000 * beam_s)
     return result
 
@@ -121,16 +125,18 @@ class Pictures:
 
 
 def fit_judge(captioner: ImageCaptioner, data: EvaluationData, pictures: Pictures,
-              settings: Mapping[str, Any]) -> tuple[Judge, dict[str, float]]:
-    """The captioner's judge, fitted on the dev pictures as the service captions them, and its figures on the
-    test split: acceptance, coverage and selective accuracy of plain captions, calibration error."""
-    features, right, speakable = {}, {}, {}
+              settings: Mapping[str, Any]) -> tuple[Judge, dict[str, float], list[Description]]:
+    """The captioner's judge, fitted on the dev pictures as the service captions them, its figures on the
+    test split (acceptance, coverage and selective accuracy of plain captions, calibration error) and its
+    descriptions of the test pictures, as ``describe_arrays`` gives them ``BATCH`` at a time."""
+    features, right, speakable, batches = {}, {}, {}, {}
     compare = "content" if data.scenes else "words"
     for split in ("dev", "test"):
-        raws = [captioner.run_arrays(pictures.images[split][i:i + 100])
-                for i in range(0, len(pictures.images[split]), 100)]
+        images = pictures.images[split]
+        raws = [captioner.run_arrays(images[i:i + BATCH]) for i in range(0, len(images), BATCH)]
         captions = [data.tokenizer.decode(row) for raw in raws for row in raw.ids]
         mirrored = [data.tokenizer.decode(row) for raw in raws for row in raw.mirrored]
+        batches[split] = raws, captions, mirrored
         agreement = [flip_agreement(c, m, compare) for c, m in zip(captions, mirrored)]
         features[split] = np.column_stack([np.concatenate([raw.scores for raw in raws]), agreement,
                                            pictures.ratios[split]])
@@ -148,7 +154,12 @@ def fit_judge(captioner: ImageCaptioner, data: EvaluationData, pictures: Picture
     log.info("judge: confidence = sigmoid(%s . [1, mean word log-p, least word log-p, flip agreement, domain "
              "ratio]); test: %s",
              [round(c, 2) for c in judge.coefficients], {k: round(v, 3) for k, v in figures.items()})
-    return judge, figures
+    raws, captions, mirrored = batches["test"]
+    described = []
+    for n, raw in enumerate(raws):
+        batch = slice(BATCH * n, BATCH * n + len(raw.ids))
+        described += judge.describe(captions[batch], mirrored[batch], raw.scores, pictures.images["test"][batch])
+    return judge, figures, described
 
 
 def outside_figures(captioner: ImageCaptioner, pictures: Sequence) -> dict[str, float]:

@@ -25,6 +25,7 @@ from pipeline.models.evaluation import (
     sample_sheet,
     score_decoder,
 )
+from pipeline.models.honesty import Description
 from pipeline.names import registered_name
 
 log = logging.getLogger(__name__)
@@ -33,14 +34,15 @@ JUDGED = "test_selective_accuracy"  # logged by every version that carries a jud
 
 @dataclass
 class Evaluated:
-    """One decoder after evaluation: the captioner with its judge, its scores, the judge's figures and the test
-    pictures prepared as the service prepares an upload."""
+    """One decoder after evaluation: the captioner with its judge, its scores, the judge's figures, the test
+    pictures prepared as the service prepares an upload and Keras' descriptions of them (with the judge)."""
 
     kind: str
     captioner: Captioner
     scores: DecoderScores
     figures: dict[str, float]
     test_images: np.ndarray
+    test_described: list[Description]
 
     def report(self) -> dict[str, float]:
         """Every figure of this decoder, as ``reports/metrics.json`` and the MLflow run hold them."""
@@ -57,10 +59,11 @@ def evaluate_decoder(decoder: Path, encoder: Path, processed: Path, data: Evalua
     steps = fastest_steps(captioner.decoder.layers[-1])  # as the captioner decodes
     scores = score_decoder(steps, data, captioner.decoding.beam_width, captioner.decoding.length_penalty)
     pictures = pictures or Pictures.fit(captioner, data, params["honesty"]["acceptance"])
-    captioner.judge, figures = fit_judge(captioner, data, pictures, params["honesty"])
+    captioner.judge, figures, described = fit_judge(captioner, data, pictures, params["honesty"])
     figures.update(outside_figures(captioner, outside))
     log.info("%s: %s", Path(decoder).name, {k: round(v, 3) for k, v in {**scores.metrics, **figures}.items()})
-    return Evaluated(Path(decoder).name, captioner, scores, figures, pictures.images["test"]), pictures
+    return Evaluated(Path(decoder).name, captioner, scores, figures, pictures.images["test"],
+                     described), pictures
 
 
 def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params: Mapping[str, Any],
@@ -89,17 +92,18 @@ def publish(evaluated: Evaluated, run_folder: Path, data: EvaluationData, params
     gate_metric = data.gate_metric(params["gate_metric"])
     with runs.resume(run_folder), tempfile.TemporaryDirectory() as tmp:
         mlflow.log_metrics({f"test_{k}": v for k, v in report.items()})
-        mlflow.log_metrics({f"human_{k}": v for k, v in data.human().items()})
+        mlflow.log_metrics({f"human_{k}": v for k, v in data.human.items()})
         runs.log_params_again({"evaluate": dict(params)})  # a re-evaluation with other settings keeps the run
         mlflow.log_artifact(str(validation), "data")
         mlflow.log_artifact(str(sheet), "samples")
         mlflow.log_dict({"captions": dict(zip(test.names, served))}, "predictions/test.json")
         bundle, lite, float16 = Path(tmp) / "captioner", Path(tmp) / "captioner_lite", None
         captioner.save(bundle)
-        figures = export_exact(captioner, lite, evaluated.test_images)
+        figures = export_exact(captioner, lite, evaluated.test_images, evaluated.test_described)
         if params["float16"]:
             float16 = Path(tmp) / "captioner_float16"
-            figures.update(export_float16(captioner, bundle, float16, evaluated.test_images))
+            keras_captions = [d.caption for d in evaluated.test_described]
+            figures.update(export_float16(captioner, bundle, float16, evaluated.test_images, keras_captions))
         mlflow.log_metrics(figures)
         report.update(figures)
         encoder = captioner.encoder

@@ -1,6 +1,7 @@
 """The float16 export on tiny untrained captioners: builtin TFLite ops, float16 weights, the same captions."""
 
 import threading
+import time
 
 import keras
 import numpy as np
@@ -11,7 +12,8 @@ from PIL import Image
 from pipeline.models.captioner import Captioner, Decoding
 from pipeline.models.decoders import build_decoder, caption_model
 from pipeline.models.encoder import build_encoder
-from pipeline.models.lite import LiteCaptioner, agreement, captions_of, export_float16, size_mb
+from pipeline.models.honesty import Description
+from pipeline.models.lite import LiteCaptioner, agreement, captions_of, descriptions_of, export_float16, size_mb
 from testkit.tiny_keras import SIZES, VOCAB
 
 
@@ -36,7 +38,8 @@ def test_the_export_captions_as_float32_does(kind, beam_width, tmp_path):
     captioner = tiny_captioner(kind, beam_width)
     captioner.save(tmp_path / "float32")
     images = random_images(12)
-    figures = export_float16(captioner, tmp_path / "float32", tmp_path / "float16", images)
+    figures = export_float16(captioner, tmp_path / "float32", tmp_path / "float16", images,
+                             captions_of(captioner, images))
     lite = LiteCaptioner.load(tmp_path / "float16", "float16")
     assert lite.precision == "float16" and lite.image_size == 32 and lite.decoding == captioner.decoding
     tensors = tf.lite.Interpreter(model_content=lite.flatbuffer).get_tensor_details()
@@ -69,6 +72,26 @@ def test_threads_share_one_export_and_any_batch_size(tmp_path):
     for thread in threads:
         thread.join()
     assert not errors and all(results[i] == expected[: i + 1] for i in range(6))
+
+
+class Numbering:
+    """Describes each picture by its first pixel; the first batch of a call takes longest, so threads finish
+    out of order."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def describe_arrays(self, images: np.ndarray) -> list[Description]:
+        self.calls += 1
+        time.sleep(0.2 if self.calls == 1 else 0.0)
+        return [Description(str(int(image[0, 0, 0])), True, 0.5, True) for image in images]
+
+
+def test_descriptions_on_two_threads_come_in_the_pictures_order():
+    images = np.arange(7, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+    described = descriptions_of(Numbering(), images, batch_size=2, threads=2)
+    assert [d.caption for d in described] == [str(i) for i in range(7)]
+    assert described == descriptions_of(Numbering(), images, batch_size=2)
 
 
 def test_agreement_counts_identical_captions():
