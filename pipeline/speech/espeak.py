@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 # From espeak-ng's speak_lib.h.
 AUDIO_OUTPUT_SYNCHRONOUS = 2  # synthesise in the calling thread, hand PCM to the callback
 INITIALIZE_DONT_EXIT = 0x8000  # without it a bad data path calls exit() on the whole process
+# Milliseconds of audio handed to the callback at a time (0 means 60). Each callback needs the GIL while this
+# thread holds espeak's lock, so under load a sentence in one to three calls, not dozens (docs/benchmarks.md).
+BUFFER_MS = 10_000
 CHARS_UTF8 = 1
 POS_CHARACTER = 1
 PARAM_RATE = 1
@@ -63,7 +66,7 @@ class _Library:
             ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
         ]
         self.sample_rate = lib.espeak_Initialize(
-            AUDIO_OUTPUT_SYNCHRONOUS, 0, os.fsencode(data_path), INITIALIZE_DONT_EXIT
+            AUDIO_OUTPUT_SYNCHRONOUS, BUFFER_MS, os.fsencode(data_path), INITIALIZE_DONT_EXIT
         )
         # A bad data path still returns a sample rate; only loading a voice tells.
         if self.sample_rate <= 0 or lib.espeak_SetVoiceByName(b"en") != 0:
