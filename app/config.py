@@ -121,8 +121,8 @@ DEFAULTS: dict[str, Any] = {
     # Serving through gunicorn (app/gunicorn_config.py)
     "HOST": "127.0.0.1",
     "PORT": 5000,
-    # One worker, eight threads: on 2 cores the same latency and throughput as 2 x 4 at half the memory
-    # (bench/bench_serving.py); TensorFlow spreads each model call over the cores itself.
+    # One worker, eight threads: half the memory of 2 x 4 and one rate-limit count; 2 x 4 serves more
+    # conversions per second at 8 clients on 2 cores (docs/benchmarks.md).
     "WORKERS": 1,
     "THREADS": 8,
     "WORKER_TIMEOUT_S": 120,  # a worker silent this long is restarted; covers loading the models
