@@ -128,20 +128,19 @@ def fit_judge(captioner: ImageCaptioner, data: EvaluationData, pictures: Picture
               settings: Mapping[str, Any]) -> tuple[Judge, dict[str, float], list[Description]]:
     """The captioner's judge, fitted on the dev pictures as the service captions them, its figures on the
     test split (acceptance, coverage and selective accuracy of plain captions, calibration error) and its
-    descriptions of the test pictures, as ``describe_arrays`` gives them ``BATCH`` at a time."""
-    features, right, speakable, batches = {}, {}, {}, {}
+    descriptions of the test pictures (what ``describe_arrays`` gives, from the figures' own numbers)."""
+    features, right, speakable, captions = {}, {}, {}, {}
     compare = "content" if data.scenes else "words"
     for split in ("dev", "test"):
         images = pictures.images[split]
         raws = [captioner.run_arrays(images[i:i + BATCH]) for i in range(0, len(images), BATCH)]
-        captions = [data.tokenizer.decode(row) for raw in raws for row in raw.ids]
+        captions[split] = [data.tokenizer.decode(row) for raw in raws for row in raw.ids]
         mirrored = [data.tokenizer.decode(row) for raw in raws for row in raw.mirrored]
-        batches[split] = raws, captions, mirrored
-        agreement = [flip_agreement(c, m, compare) for c, m in zip(captions, mirrored)]
+        agreement = [flip_agreement(c, m, compare) for c, m in zip(captions[split], mirrored)]
         features[split] = np.column_stack([np.concatenate([raw.scores for raw in raws]), agreement,
                                            pictures.ratios[split]])
-        right[split] = correct(captions, data.splits[split], data.scenes, settings["min_bleu1"])
-        speakable[split] = (pictures.ratios[split] <= 1.0) & np.array([bool(c.strip()) for c in captions])
+        right[split] = correct(captions[split], data.splits[split], data.scenes, settings["min_bleu1"])
+        speakable[split] = (pictures.ratios[split] <= 1.0) & np.array([bool(c.strip()) for c in captions[split]])
     judge = Judge(pictures.domain, compare, fit_logistic(features["dev"], right["dev"]), 1.0)
     confidence = {s: judge.confidence(f[:, :2], f[:, 2], f[:, 3]) for s, f in features.items()}
     judge.hedge_below = hedge_level(confidence["dev"][speakable["dev"]], right["dev"][speakable["dev"]],
@@ -154,11 +153,7 @@ def fit_judge(captioner: ImageCaptioner, data: EvaluationData, pictures: Picture
     log.info("judge: confidence = sigmoid(%s . [1, mean word log-p, least word log-p, flip agreement, domain "
              "ratio]); test: %s",
              [round(c, 2) for c in judge.coefficients], {k: round(v, 3) for k, v in figures.items()})
-    raws, captions, mirrored = batches["test"]
-    described = []
-    for n, raw in enumerate(raws):
-        batch = slice(BATCH * n, BATCH * n + len(raw.ids))
-        described += judge.describe(captions[batch], mirrored[batch], raw.scores, pictures.images["test"][batch])
+    described = judge.assess(captions["test"], pictures.ratios["test"], confidence["test"])
     return judge, figures, described
 
 

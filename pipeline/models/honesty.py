@@ -84,7 +84,10 @@ class Judge:
         """One description per caption, from its score, the mirrored picture's caption and the picture."""
         ratios = self.domain.ratios(images)
         agreement = np.array([flip_agreement(c, m, self.compare) for c, m in zip(captions, mirrored)])
-        confidence = self.confidence(scores, agreement, ratios)
+        return self.assess(captions, ratios, self.confidence(scores, agreement, ratios))
+
+    def assess(self, captions: list[str], ratios: np.ndarray, confidence: np.ndarray) -> list[Description]:
+        """One description per caption, from its picture's domain ratio and its confidence."""
         return [Description(c, bool(r <= 1.0), float(p), bool(p >= self.hedge_below))
                 for c, r, p in zip(captions, ratios, confidence)]
 
