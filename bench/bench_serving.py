@@ -3,8 +3,9 @@
     python bench/bench_serving.py [--model captioner-lstm] [--requests 400] [--tracking-uri URI] [--rounds 3]
 
 In one run, on 127.0.0.1:
-1. The floor: in-process time of each part for one image (decode and resize, encoder, decoder search,
-   espeak-ng, MP3 encode), with the model loaded from the registry as the service loads it.
+1. The floor: in-process time of each part of a conversion (decode and resize, the description, espeak-ng, MP3
+   encode, the kept JPEG, the history), with the model loaded from the registry as the service loads it; the
+   parts run in turn, one conversion after another over the same uploads as the servers get.
 2. `mlflow models serve --env-manager local` (its default one worker, and two) answering `/invocations`
    with the caption only, and this app through gunicorn as `make run` serves it (1 worker x 8 threads, and 2 x 4;
    then 1 x 8 on Keras, which is batched) answering `/api/convert` with caption, speech and MP3: p50 and p95 at 1 and 8 clients, requests/s,
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import requests
 
-from common import ROOT, listener_pid, load, load_average, median_ms, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
+from common import ROOT, listener_pid, load, load_average, pictures, resolve_store, session, tree_rss_mb  # noqa: E402
 
 from pipeline import QUIET_ENV  # noqa: E402
 from pipeline.names import MODELS  # noqa: E402
@@ -44,9 +45,13 @@ from testkit.gunicorn import free_port, serve  # noqa: E402
 
 def floor(tracking_uri: str, model: str, images: list[tuple[str, bytes]], repeats: int,
           folder: Path) -> tuple[dict[str, float], str]:
-    """In-process milliseconds of each part the service runs for one conversion, with the model loaded as the
-    service loads it (``MODEL_RUNTIME``'s default), and the history kept as its defaults keep it (SQLite, a
-    folder); and the sentence it speaks for the first upload."""
+    """In-process milliseconds of each part the service runs for one conversion (median of each), with the model
+    loaded as the service loads it (``MODEL_RUNTIME``'s default) and the history kept as its defaults keep it
+    (SQLite, a folder); and the sentence spoken for the first upload.
+
+    The parts run as the service runs them: one conversion after another, each upload in turn, each part once
+    per conversion (timing a part in a loop of its own on one picture would find it hot in the caches, as no
+    conversion does)."""
 
     import mlflow
 
@@ -76,38 +81,41 @@ def floor(tracking_uri: str, model: str, images: list[tuple[str, bytes]], repeat
     history = History(database, open_storage(None, folder / "floor-results"),
                       Retention(DEFAULTS["HISTORY_MAX_BYTES"], DEFAULTS["HISTORY_MAX_AGE_DAYS"] * 86400,
                                 DEFAULTS["HISTORY_OWNER_QUOTA_BYTES"]))
-    blobs = [data for _, data in images]
-    image = decode_image(blobs[1], DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
-    batch = captioner.prepare(image)[None]
-    described = captioner.describe_arrays(batch)[0]
-    # what the service speaks: the caption, or for a picture out of domain or unsure the hedged sentence
-    spoken = compose(described.caption, described.in_domain, described.sure, "en", "",
-                     max_chars=speaker.settings.max_chars).text
-    audio = engine.speak(spoken, voice, speaker.settings.rate_wpm)
-    mp3 = pcm_to_mp3(audio.data, audio.sample_rate, speaker.settings.mp3_bitrate_kbps)
-    jpeg = kept_jpeg(image, DEFAULTS["RESULT_IMAGE_QUALITY"], DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
-    state = {"i": 0}
+    names = ("decode, upright and resize", f"describe ({runtime}: caption, mirrored picture, judge)", "espeak-ng",
+             "MP3 encode", "kept JPEG", "history (files and row)")
+    times: dict[str, list[float]] = {name: [] for name in names}
+    spoken_first = ""
+    for n in range(-len(images), repeats):  # the first round over the uploads untimed
+        blob = images[n % len(images)][1]
+        steps = iter(names)
+        clock = time.perf_counter()
 
-    def decode() -> None:
-        state["i"] += 1
-        captioner.prepare(decode_image(blobs[state["i"] % len(blobs)], DEFAULTS["MAX_IMAGE_PIXELS"],
-                                       DEFAULTS["RESULT_IMAGE_MAX_SIDE"]))
+        def lap() -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            if n >= 0:
+                times[next(steps)].append((now - clock) * 1000)
+            clock = now
 
-    def keep() -> None:
+        image = decode_image(blob, DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
+        batch = captioner.prepare(image)[None]
+        lap()
+        described = captioner.describe_arrays(batch)[0]
+        lap()
+        # what the service speaks: the caption, or for a picture out of domain or unsure the hedged sentence
+        spoken = compose(described.caption, described.in_domain, described.sure, "en", "",
+                         max_chars=speaker.settings.max_chars).text
+        audio = engine.speak(spoken, voice, speaker.settings.rate_wpm)
+        lap()
+        mp3 = pcm_to_mp3(audio.data, audio.sample_rate, speaker.settings.mp3_bitrate_kbps)
+        lap()
+        jpeg = kept_jpeg(image, DEFAULTS["RESULT_IMAGE_QUALITY"], DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
+        lap()
         history.add(image=jpeg, audio=mp3, caption=described.caption, model_name=model, model_version="1",
                     engine="espeak", lang="en", fmt="mp3", processing_time=0.0, owner="bench")
-
-    return {
-        "decode, upright and resize": median_ms(decode, repeats),
-        f"describe ({runtime}: caption, mirrored picture, judge)": median_ms(lambda: captioner.describe_arrays(batch),
-                                                                          repeats),
-        "espeak-ng": median_ms(lambda: engine.speak(spoken, voice, speaker.settings.rate_wpm), repeats),
-        "MP3 encode": median_ms(lambda: pcm_to_mp3(audio.data, audio.sample_rate, speaker.settings.mp3_bitrate_kbps),
-                                repeats),
-        "kept JPEG": median_ms(lambda: kept_jpeg(image, DEFAULTS["RESULT_IMAGE_QUALITY"],
-                                                 DEFAULTS["RESULT_IMAGE_MAX_SIDE"]), repeats),
-        "history (files and row)": median_ms(keep, repeats),
-    }, spoken
+        lap()
+        spoken_first = spoken_first or spoken
+    return {name: statistics.median(values) for name, values in times.items()}, spoken_first
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 180.0) -> float:
@@ -207,7 +215,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=MODELS[0])
     parser.add_argument("--requests", type=int, default=400, help="requests at 8 clients (a quarter at 1)")
-    parser.add_argument("--repeats", type=int, default=50, help="timed runs of each in-process part")
+    parser.add_argument("--repeats", type=int, default=72, help="timed in-process conversions")
     parser.add_argument("--tracking-uri", help="an MLflow store with production versions of both models")
     parser.add_argument("--rounds", type=int, default=1,
                         help="paired rounds of the goals' two servers (mlflow's default and the first --app), "

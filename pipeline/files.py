@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,28 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     with atomic_path(path) as tmp, open(tmp, "xb") as f:
         f.write(data)
     return Path(path)
+
+
+def atomic_write_files(folder: str | os.PathLike[str], files: Mapping[str, bytes]) -> None:
+    """Write each of ``files`` (name -> bytes) into ``folder`` (made if missing) atomically: all flushed to disk
+    under temporary names, renamed into place, then the folder's entries flushed once."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[tuple[Path, Path]] = []
+    try:
+        for name, data in files.items():
+            written.append((_sibling(folder / name, "tmp"), folder / name))
+            with open(written[-1][0], "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, path in written:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:

@@ -22,7 +22,6 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import (Column, Connection, Engine, Float, Integer, MetaData, Table, Text, TypeDecorator, URL,
                         create_engine, event, func, make_url, select)
-from sqlalchemy.pool import NullPool
 
 BUSY_TIMEOUT_S = 10.0
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -85,9 +84,10 @@ class Database:
     def _make_engine(self) -> Engine:
         if not self.is_sqlite:
             return create_engine(self.url, pool_pre_ping=True)
-        # One connection per transaction, as sqlite3 costs nothing to open; SQLAlchemy emits BEGIN itself
-        # (sqlite3's own transaction handling would defer it), IMMEDIATE for writers.
-        engine = create_engine(self.url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_S})
+        # Pooled connections (SQLAlchemy's default for a file): closing the last connection to a WAL database
+        # checkpoints it, which would cost every upload a write of the database file. SQLAlchemy emits BEGIN
+        # itself (sqlite3's own transaction handling would defer it), IMMEDIATE for writers.
+        engine = create_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT_S})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi: sqlite3.Connection, record: Any) -> None:

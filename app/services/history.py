@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import BigInteger, Connection, delete, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Connection, bindparam, delete, func, insert, literal, select, update
 
 from app.services.db import Database, results
 from app.services.storage import Storage, open_storage
@@ -36,6 +36,11 @@ STALE_S = 600
 RESULTS_FOLDER = "results"  # the default storage, in the instance folder
 MIME_TYPES = {"image": "image/jpeg", "caption": "text/plain; charset=utf-8", "mp3": "audio/mpeg", "wav": "audio/wav"}
 NEWEST_FIRST = (results.c.created_at.desc(), results.c.id.desc())
+# The statements every upload runs, built once (``cutoff``: POSIX seconds; ``owner``: an owner's id)
+INSERT = insert(results)
+OLDER_THAN = select(results.c.id).where(results.c.created_at < bindparam("cutoff"))
+TOTAL_BYTES = select(func.coalesce(func.sum(results.c.size_bytes), 0))
+OWNER = results.c.owner == bindparam("owner")
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,13 @@ class History:
         """Keep a result: its files first, then its row (the commit point); then drop what the retention says."""
         result = Result(uuid.uuid4().hex, time.time(), caption, model_name, model_version, engine, lang, fmt,
                         round(processing_time, 3), spoken, in_domain, confidence, text, owner)
-        files = {"image": image, "audio": audio, "caption": caption_file(result).encode()}
+        files = {result.file_name(kind): data
+                 for kind, data in (("image", image), ("audio", audio), ("caption", caption_file(result).encode()))}
         result = dataclasses.replace(result, size_bytes=sum(len(data) for data in files.values()))
         try:
-            for kind, data in files.items():
-                self.storage.put(result.key(kind), data)
+            self.storage.put_files(result.id, files)
             with self.database.connect(write=True) as db:
-                db.execute(insert(results).values(**dataclasses.asdict(result)))
+                db.execute(INSERT, dataclasses.asdict(result))
                 expired = self._expire(db, owner)
         except BaseException:
             self._remove_files([result.id])
@@ -114,25 +119,27 @@ class History:
     def _expire(self, db: Connection, owner: str | None = None) -> list[str]:
         """Delete the rows the retention no longer keeps (``owner``'s quota too, if given); return their ids."""
         keep = self.retention
-        ids = set(db.scalars(select(results.c.id).where(results.c.created_at < time.time() - keep.max_age_s)))
+        ids = set(db.scalars(OLDER_THAN, {"cutoff": time.time() - keep.max_age_s}))
         ids |= self._past(db, keep.max_bytes)
         if owner is not None:
-            ids |= self._past(db, keep.owner_quota_bytes, results.c.owner == owner)
+            ids |= self._past(db, keep.owner_quota_bytes, OWNER, owner=owner)
         if ids:
             db.execute(delete(results).where(results.c.id.in_(sorted(ids))))
         return sorted(ids)
 
     @staticmethod
-    def _past(db: Connection, limit: int, *where) -> set[str]:
-        """The ids past the newest ``limit`` bytes of the results ``where`` selects, but never the newest one.
-        Their total decides first, so an upload ranks every row only when something is to go."""
-        total = db.scalar(select(func.coalesce(func.sum(results.c.size_bytes), 0)).where(*where))
+    def _past(db: Connection, limit: int, *where, **parameters) -> set[str]:
+        """The ids past the newest ``limit`` bytes of the results ``where`` selects (with its bound ``parameters``),
+        but never the newest one. Their total decides first, so an upload ranks every row only when something is
+        to go."""
+        total = db.scalar(TOTAL_BYTES.where(*where), parameters)
         if total <= limit:
             return set()
         ranked = select(results.c.id, func.row_number().over(order_by=NEWEST_FIRST).label("n"),
                         func.sum(results.c.size_bytes).over(order_by=NEWEST_FIRST).label("running")
                         ).where(*where).subquery()
-        return set(db.scalars(select(ranked.c.id).where(ranked.c.running > literal(limit, BigInteger), ranked.c.n > 1)))
+        return set(db.scalars(select(ranked.c.id).where(ranked.c.running > literal(limit, BigInteger), ranked.c.n > 1),
+                              parameters))
 
     def _remove_files(self, ids: list[str]) -> None:
         """Delete the files of results whose rows are gone; what fails now, the sweep removes later."""
@@ -188,12 +195,16 @@ class History:
         return self.storage.get(result.key(kind))
 
     def zip_bytes(self, result: Result) -> bytes:
-        """The image, audio and caption in one ZIP (media stored as they are, the caption compressed)."""
+        """The image, audio and caption in one ZIP (media stored as they are, the caption compressed), dated when
+        the result was made (UTC): the same bytes at every download, from every replica."""
+        made = time.gmtime(result.created_at)[:6]
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             for kind in ("image", "audio", "caption"):
-                method = zipfile.ZIP_DEFLATED if kind == "caption" else zipfile.ZIP_STORED
-                archive.writestr(result.file_name(kind), self.read(result, kind), compress_type=method)
+                entry = zipfile.ZipInfo(result.file_name(kind), date_time=made)
+                entry.compress_type = zipfile.ZIP_DEFLATED if kind == "caption" else zipfile.ZIP_STORED
+                entry.external_attr = 0o644 << 16  # a plain file, readable by all
+                archive.writestr(entry, self.read(result, kind))
         return buffer.getvalue()
 
     def sweep(self, stale_s: float = STALE_S) -> int:

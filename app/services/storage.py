@@ -1,7 +1,7 @@
 """Where result files live (``RESULTS_URL``): a local folder (the default, ``results/`` in the instance folder)
 or an S3 bucket (``s3://bucket/prefix``), behind one small interface.
 
-Keys are ``<folder>/<name>`` (a result's id, then its file name). The S3 client is boto3's, configured the
+Keys are ``<folder>/<name>`` (a result's id, then its file name); a folder's files are put together. The S3 client is boto3's, configured the
 standard way: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, and ``AWS_ENDPOINT_URL``
 for an S3 API other than AWS's.
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from pipeline.files import atomic_path
+from pipeline.files import atomic_write_files
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class Folder:
 class Storage(Protocol):
     """Files by key: each put is whole or absent; ``get`` of a missing key raises FileNotFoundError."""
 
-    def put(self, key: str, data: bytes) -> None: ...
+    def put_files(self, folder: str, files: Mapping[str, bytes]) -> None:
+        """Store ``files`` (name -> bytes) in ``folder``, each whole or absent."""
 
     def get(self, key: str) -> bytes: ...
 
@@ -50,9 +51,8 @@ class LocalStorage:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def put(self, key: str, data: bytes) -> None:
-        with atomic_path(self.root / key) as tmp:
-            tmp.write_bytes(data)
+    def put_files(self, folder: str, files: Mapping[str, bytes]) -> None:
+        atomic_write_files(self.root / folder, files)
 
     def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
@@ -90,8 +90,9 @@ class S3Storage:
                 self._client, self._pid = boto3.session.Session().client("s3"), os.getpid()
             return self._client
 
-    def put(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+    def put_files(self, folder: str, files: Mapping[str, bytes]) -> None:
+        for name, data in files.items():
+            self.client.put_object(Bucket=self.bucket, Key=f"{self.prefix}{folder}/{name}", Body=data)
 
     def get(self, key: str) -> bytes:
         try:

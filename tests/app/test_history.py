@@ -1,7 +1,9 @@
 """History: newest first, paged, deletable, bounded by the retention, and kept across a restart."""
 
+import dataclasses
 import io
 import sqlite3
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -115,3 +117,22 @@ def test_the_sweep_removes_results_past_the_age_limit_with_their_text(make_app, 
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT COUNT(*) FROM results WHERE text != ''").fetchone()[0] == 0
     assert not (tmp_path / "instance" / "results" / old).exists()
+
+
+def test_a_results_zip_is_dated_when_it_was_made_so_every_download_is_the_same(tmp_path):
+    from app.services.db import Database
+    from app.services.history import History, Retention
+    from app.services.storage import open_storage
+
+    database = Database(f"sqlite:///{tmp_path / 'h.sqlite3'}")
+    database.migrate()
+    history = History(database, open_storage(None, tmp_path / "results"), Retention(10**9, 86400, 10**9))
+    kept = history.add(image=b"jpeg", audio=b"mp3", caption="a red circle", model_name="m", model_version="1",
+                       engine="espeak", lang="en", fmt="mp3", processing_time=0.1)
+    made_then = dataclasses.replace(kept, created_at=1_600_000_001.5)  # 2020-09-13 12:26:41 UTC
+    archive = history.zip_bytes(made_then)
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert sorted(z.namelist()) == ["audio.mp3", "caption.txt", "image.jpg"]
+        assert {info.date_time for info in z.infolist()} == {(2020, 9, 13, 12, 26, 40)}  # even seconds, as ZIP keeps
+        assert z.read("image.jpg") == b"jpeg" and z.read("audio.mp3") == b"mp3"
+    assert history.zip_bytes(made_then) == archive
