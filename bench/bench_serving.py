@@ -260,7 +260,7 @@ def main() -> int:
 
     cpu = f"{os.cpu_count()} cores"
     print(f"\n{args.model}: {described}; 320x240 JPEG/PNG uploads; {cpu}; spoken: {caption!r}\n")
-    print("| in-process part, one image | median ms |\n| --- | --- |")
+    print("| in-process part of a conversion, over the uploads in turn | median ms |\n| --- | --- |")
     for name, ms in parts.items():
         print(f"| {name} | {ms:.1f} |")
     total = sum(parts.values())
