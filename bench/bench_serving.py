@@ -86,34 +86,28 @@ def floor(tracking_uri: str, model: str, images: list[tuple[str, bytes]], repeat
     times: dict[str, list[float]] = {name: [] for name in names}
     spoken_first = ""
     for n in range(-len(images), repeats):  # the first round over the uploads untimed
-        blob = images[n % len(images)][1]
-        steps = iter(names)
-        clock = time.perf_counter()
-
-        def lap() -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            if n >= 0:
-                times[next(steps)].append((now - clock) * 1000)
-            clock = now
-
-        image = decode_image(blob, DEFAULTS["MAX_IMAGE_PIXELS"], DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
+        marks = [time.perf_counter()]  # after each part, in the order of ``names``
+        image = decode_image(images[n % len(images)][1], DEFAULTS["MAX_IMAGE_PIXELS"],
+                             DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
         batch = captioner.prepare(image)[None]
-        lap()
+        marks.append(time.perf_counter())
         described = captioner.describe_arrays(batch)[0]
-        lap()
+        marks.append(time.perf_counter())
         # what the service speaks: the caption, or for a picture out of domain or unsure the hedged sentence
         spoken = compose(described.caption, described.in_domain, described.sure, "en", "",
                          max_chars=speaker.settings.max_chars).text
         audio = engine.speak(spoken, voice, speaker.settings.rate_wpm)
-        lap()
+        marks.append(time.perf_counter())
         mp3 = pcm_to_mp3(audio.data, audio.sample_rate, speaker.settings.mp3_bitrate_kbps)
-        lap()
+        marks.append(time.perf_counter())
         jpeg = kept_jpeg(image, DEFAULTS["RESULT_IMAGE_QUALITY"], DEFAULTS["RESULT_IMAGE_MAX_SIDE"])
-        lap()
+        marks.append(time.perf_counter())
         history.add(image=jpeg, audio=mp3, caption=described.caption, model_name=model, model_version="1",
                     engine="espeak", lang="en", fmt="mp3", processing_time=0.0, owner="bench")
-        lap()
+        marks.append(time.perf_counter())
+        if n >= 0:
+            for name, start, end in zip(names, marks, marks[1:]):
+                times[name].append((end - start) * 1000)
         spoken_first = spoken_first or spoken
     return {name: statistics.median(values) for name, values in times.items()}, spoken_first
 

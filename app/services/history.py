@@ -36,11 +36,10 @@ STALE_S = 600
 RESULTS_FOLDER = "results"  # the default storage, in the instance folder
 MIME_TYPES = {"image": "image/jpeg", "caption": "text/plain; charset=utf-8", "mp3": "audio/mpeg", "wav": "audio/wav"}
 NEWEST_FIRST = (results.c.created_at.desc(), results.c.id.desc())
-# The statements every upload runs, built once (``cutoff``: POSIX seconds; ``owner``: an owner's id)
+# The statements every upload runs, built once (``cutoff``: POSIX seconds)
 INSERT = insert(results)
 OLDER_THAN = select(results.c.id).where(results.c.created_at < bindparam("cutoff"))
 TOTAL_BYTES = select(func.coalesce(func.sum(results.c.size_bytes), 0))
-OWNER = results.c.owner == bindparam("owner")
 
 
 @dataclass(frozen=True)
@@ -122,24 +121,22 @@ class History:
         ids = set(db.scalars(OLDER_THAN, {"cutoff": time.time() - keep.max_age_s}))
         ids |= self._past(db, keep.max_bytes)
         if owner is not None:
-            ids |= self._past(db, keep.owner_quota_bytes, OWNER, owner=owner)
+            ids |= self._past(db, keep.owner_quota_bytes, results.c.owner == owner)
         if ids:
             db.execute(delete(results).where(results.c.id.in_(sorted(ids))))
         return sorted(ids)
 
     @staticmethod
-    def _past(db: Connection, limit: int, *where, **parameters) -> set[str]:
-        """The ids past the newest ``limit`` bytes of the results ``where`` selects (with its bound ``parameters``),
-        but never the newest one. Their total decides first, so an upload ranks every row only when something is
-        to go."""
-        total = db.scalar(TOTAL_BYTES.where(*where), parameters)
+    def _past(db: Connection, limit: int, *where) -> set[str]:
+        """The ids past the newest ``limit`` bytes of the results ``where`` selects, but never the newest one.
+        Their total decides first, so an upload ranks every row only when something is to go."""
+        total = db.scalar(TOTAL_BYTES.where(*where))
         if total <= limit:
             return set()
         ranked = select(results.c.id, func.row_number().over(order_by=NEWEST_FIRST).label("n"),
                         func.sum(results.c.size_bytes).over(order_by=NEWEST_FIRST).label("running")
                         ).where(*where).subquery()
-        return set(db.scalars(select(ranked.c.id).where(ranked.c.running > literal(limit, BigInteger), ranked.c.n > 1),
-                              parameters))
+        return set(db.scalars(select(ranked.c.id).where(ranked.c.running > literal(limit, BigInteger), ranked.c.n > 1)))
 
     def _remove_files(self, ids: list[str]) -> None:
         """Delete the files of results whose rows are gone; what fails now, the sweep removes later."""

@@ -1,9 +1,9 @@
 """Where result files live (``RESULTS_URL``): a local folder (the default, ``results/`` in the instance folder)
 or an S3 bucket (``s3://bucket/prefix``), behind one small interface.
 
-Keys are ``<folder>/<name>`` (a result's id, then its file name); a folder's files are put together. The S3 client is boto3's, configured the
-standard way: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, and ``AWS_ENDPOINT_URL``
-for an S3 API other than AWS's.
+Keys are ``<folder>/<name>`` (a result's id, then its file name); a folder's files are put together. The S3
+client is boto3's, configured the standard way: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_DEFAULT_REGION``, and ``AWS_ENDPOINT_URL`` for an S3 API other than AWS's.
 """
 
 from __future__ import annotations

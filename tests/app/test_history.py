@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.owners import COOKIE
+from app.services.db import Database
+from app.services.history import History, Retention
+from app.services.storage import open_storage
 from testkit.pictures import BLUE, GREEN, RED, YELLOW, picture
 
 
@@ -120,10 +123,6 @@ def test_the_sweep_removes_results_past_the_age_limit_with_their_text(make_app, 
 
 
 def test_a_results_zip_is_dated_when_it_was_made_so_every_download_is_the_same(tmp_path):
-    from app.services.db import Database
-    from app.services.history import History, Retention
-    from app.services.storage import open_storage
-
     database = Database(f"sqlite:///{tmp_path / 'h.sqlite3'}")
     database.migrate()
     history = History(database, open_storage(None, tmp_path / "results"), Retention(10**9, 86400, 10**9))
