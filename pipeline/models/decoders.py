@@ -135,8 +135,7 @@ class TransformerDecoder(layers.Layer):
 
     def call(self, inputs, training=None):
         grid, tokens = inputs
-        memory = per_caption(grid, tokens)(self.encode(grid, training=training))
-        return self.decode(memory, tokens, training=training)
+        return self.decode(self.encode(grid, training=training), tokens, training=training)
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "num_cells": self.num_cells,

@@ -105,9 +105,15 @@ class DecoderBlock(EncoderBlock):
         self.norm_3 = layers.LayerNormalization(name="norm_3")
 
     def call(self, x, memory, training=None):
+        """x [B*k, T, dim]: k captions of each picture in a row; memory [B, cells, dim]: once per picture.
+
+        The cross-attention reads each picture's k captions as one sequence of k*T queries, so the grid's keys
+        and values are projected once per picture; each query attends on its own, so the result is the same.
+        """
         h = self.norm_1(x)
         x = x + self.attention_1(h, h, use_causal_mask=True, training=training)
-        x = x + self.attention_2(self.norm_2(x), memory, training=training)
+        queries = ops.reshape(self.norm_2(x), (ops.shape(memory)[0], -1, self.dim))
+        x = x + ops.reshape(self.attention_2(queries, memory, training=training), ops.shape(x))
         return x + self.ffn_layer_1(self.norm_3(x), training=training)
 
     def memory_keys(self, memory):

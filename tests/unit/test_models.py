@@ -11,7 +11,7 @@ from pipeline.models.captioner import Captioner, Decoding
 from pipeline.models.decoders import (Incremental, build_decoder, caption_model, fastest_steps, masked_accuracy,
                                       masked_loss, weighted_masked_loss)
 from pipeline.models.decoding import beam_decode, greedy_decode
-from pipeline.models.encoder import build_encoder, build_pretrained_encoder
+from pipeline.models.encoder import FusedBatchNormalization, build_encoder, build_pretrained_encoder
 from testkit.tiny_keras import SIZES, VOCAB
 
 
@@ -252,6 +252,25 @@ def test_a_decoder_reads_each_grid_once_for_all_its_captions():
         grouped = model([batch_grids, tokens]).numpy()  # 3 grids, 15 captions
         one_per_caption = model([tf.constant(np.repeat(grids, 5, axis=0)), tokens]).numpy()
         np.testing.assert_allclose(grouped, one_per_caption, rtol=1e-5, atol=1e-5)
+
+
+def test_the_fused_batch_norm_trains_and_infers_as_keras_batch_norm():
+    x = tf.constant(np.random.default_rng(0).normal(2.0, 3.0, size=(2, 2, 2, 3)).astype("float32"))  # 8 per channel
+    plain, fused = keras.layers.BatchNormalization(momentum=0.5), FusedBatchNormalization(momentum=0.5)
+    for layer in (plain, fused):
+        layer.build(x.shape)
+    fused.set_weights([w + np.random.default_rng(1).random(w.shape).astype("float32") for w in plain.get_weights()])
+    plain.set_weights(fused.get_weights())
+    results = []
+    for layer in (plain, fused):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.sin(y))
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance, layer(x, training=False)])
+    for ours, theirs in zip(*results):  # the moving variance is the biased one, as Keras keeps it
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-4, atol=1e-5)
 
 
 def test_augmentation_keeps_captions_true():
