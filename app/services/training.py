@@ -120,8 +120,10 @@ class TrainingRunner:
         if row is None:
             return None
         if row["status"] == "running" and not joblock.is_held(self.lock_path):
-            self._update(job_id, status="interrupted", error="the service stopped while the job ran")
-            row = self._row(job_id)
+            row = self._row(job_id)  # the runner records the ending before it lets the lock go: read it again
+            if row["status"] == "running":
+                self._update(job_id, status="interrupted", error="the service stopped while the job ran")
+                row = self._row(job_id)
         return train_progress.describe(row, train_progress.read_progress(self.log_path(job_id), self.tail_lines))
 
     def estimate(self, overrides: dict[str, Any]) -> float:

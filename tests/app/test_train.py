@@ -241,6 +241,23 @@ def test_a_real_dvc_experiment_runs_with_the_overrides(make_app, project, admin_
     assert params["download"]["synthetic"]["num_images"] == 20
 
 
+def test_a_job_that_ends_while_its_status_is_read_reads_as_ended(app, client, admin_headers, monkeypatch):
+    from app.services import training
+
+    runner = app.extensions["training"]
+    with runner.database.connect(write=True) as db:
+        db.exec_driver_sql("INSERT INTO train_jobs (id, status, params, command, created_at) VALUES (?, ?, ?, ?, ?)",
+                           ("b" * 32, "running", "{}", "[]", time.time() - 60))
+
+    def ends_meanwhile(path) -> bool:  # the runner records the ending and lets the lock go after the row was read
+        runner._update("b" * 32, finished_at=time.time(), **training.ended(-9, None))
+        return False
+
+    monkeypatch.setattr(training.joblock, "is_held", ends_meanwhile)
+    status = client.get("/api/train/" + "b" * 32, headers=admin_headers).json
+    assert status["status"] == "failed" and status["error"] == "the training command was killed by SIGKILL"
+
+
 def test_a_job_whose_runner_died_reads_as_interrupted(app, client, admin_headers):
     runner = app.extensions["training"]
     with runner.database.connect(write=True) as db:  # as a worker killed mid-job would leave it: no lock held
