@@ -1,7 +1,7 @@
 """Accessibility: axe-core finds nothing serious, and the page works from the keyboard alone with visible focus."""
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FileChooser, Page, expect
 
 from testkit.pictures import GREEN, RED
 from tests.browser.actions import convert, png
@@ -67,24 +67,27 @@ def tab_to(page: Page, element_id: str, limit: int = 30) -> list[dict]:
     pytest.fail(f"#{element_id} not reached with Tab; focus went through {[s['id'] for s in seen]}")
 
 
-def open_file_chooser_by_keyboard(page: Page):
-    """Space on the focused file input opens the chooser; headless Chromium now and then drops that
-    first activation, so Enter (the other key that opens it) is tried once more before failing."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+def intercept_file_choosers(page: Page) -> None:
+    """Have Chromium hand every file chooser to the test from now on.
 
-    for key, timeout in (("Space", 5_000), ("Enter", 10_000)):
-        try:
-            with page.expect_file_chooser(timeout=timeout) as chooser:
-                page.keyboard.press(key)
-            return chooser.value
-        except PlaywrightTimeout:
-            continue
-    pytest.fail("neither Space nor Enter on the focused file input opened the file chooser")
+    Playwright turns interception on asynchronously when a page gets its first chooser listener. If
+    that happens in ``expect_file_chooser`` right before a key press, the key can win the race: Chromium
+    then opens a chooser of its own, which headless never closes and which blocks every later one.
+    Subscribed before the page loads, interception is on long before any key is pressed."""
+    page.on("filechooser", lambda chooser: None)
+
+
+def open_file_chooser_by_keyboard(page: Page) -> FileChooser:
+    """Space on the focused file input opens the chooser."""
+    with page.expect_file_chooser(timeout=10_000) as chooser:
+        page.keyboard.press("Space")
+    return chooser.value
 
 
 def test_a_conversion_from_the_keyboard_alone_with_visible_focus(page: Page, caption_of):
     keys = png("keys.png", RED)
     expected = caption_of.spoken(keys["buffer"], "captioner-transformer")
+    intercept_file_choosers(page)
     page.goto("/")
     expect(page.locator("#model option:checked")).to_contain_text("version")  # the models are listed
     met = tab_to(page, "image-input")
