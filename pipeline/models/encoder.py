@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
 
 from pipeline.errors import ParamsError
@@ -73,8 +74,6 @@ class FusedBatchNormalization(layers.BatchNormalization):
     kernel (one pass over the map instead of several); the same statistics, the same inference."""
 
     def call(self, inputs, training=None, mask=None):
-        import tensorflow as tf
-
         fused = training and self.trainable and mask is None and len(inputs.shape) == 4 and self.axis in (-1, 3)
         if not (fused and self.scale and self.center):
             return super().call(inputs, training=training, mask=mask)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from pipeline.data.vocabulary import Tokenizer
 from pipeline.models.decoders import (TransformerDecoder, build_decoder, caption_model, masked_accuracy, masked_loss,
@@ -75,7 +74,7 @@ def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tok
     grid = encoder(image)
     head = TransformerDecoder(tokenizer.size, grid.shape[1], length, dim=head_dim, heads=4, ff_dim=2 * head_dim,
                               encoder_layers=0, decoder_layers=head_layers, name="head")
-    caption = head([ops.repeat(grid, head_captions, axis=0), tokens])  # the CNN runs once per image
+    caption = head([grid, tokens])  # the CNN and the head's grid projection run once per image, for k captions
     words = consistent_words(splits["train"].captions, tokenizer.size, (tokenizer.start_id, tokenizer.end_id))
     log.info("content words for the encoder: %s", " ".join(tokenizer.vocabulary.tokens[i] for i in words))
     bow = keras.layers.Dense(len(words), dtype="float32", name="bow")(keras.layers.GlobalMaxPooling1D(name="pool")(grid))
