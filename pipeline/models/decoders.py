@@ -24,6 +24,13 @@ def per_caption(grid, tokens):
     return lambda tree: keras.tree.map_structure(lambda x: ops.repeat(x, times, axis=0), tree)
 
 
+def build_by_calling(layer: layers.Layer, input_shape) -> None:
+    """Create a decoder's sublayers' weights by calling it once on symbolic (grid, tokens) of one row: what
+    Keras needs when it rebuilds the layer from a saved model (its sublayers are otherwise built by ``call``)."""
+    grid, tokens = input_shape
+    layer.call((keras.KerasTensor((1, *grid[1:])), keras.KerasTensor((1, *tokens[1:]), dtype="int32")))
+
+
 @keras.saving.register_keras_serializable(package="image_to_audio")
 class LSTMDecoder(layers.Layer):
     """Show-Attend-Tell: per step, attend over the grid with the previous state, feed [word; context] to an LSTM."""
@@ -70,6 +77,9 @@ class LSTMDecoder(layers.Layer):
 
     def step(self, memory, state, tokens, t):
         return self._step(memory, state, tokens[:, t])
+
+    def build(self, input_shape):
+        build_by_calling(self, input_shape)
 
     def call(self, inputs, training=None):
         grid, tokens = inputs
@@ -132,6 +142,9 @@ class TransformerDecoder(layers.Layer):
     def step(self, memory, state, tokens, t):
         """Logits at position t, recomputing the prefix (as in training; decoding uses ``Incremental``)."""
         return self.decode(memory, tokens)[:, t], state
+
+    def build(self, input_shape):
+        build_by_calling(self, input_shape)
 
     def call(self, inputs, training=None):
         grid, tokens = inputs

@@ -127,7 +127,8 @@ class DomainCheck:
         x = np.concatenate([np.concatenate([d[b] for b in BLOCKS], 1) for d in (reference, made)])
         mean, scale = x.mean(0), x.std(0) + 1e-6
         labels = np.r_[np.ones(len(train)), np.zeros(len(train))]
-        mlp = MLPClassifier((64,), batch_size=1024, max_iter=200, random_state=seed)  # 200 epochs: its budget
+        mlp = MLPClassifier((64,), batch_size=min(1024, len(x)), max_iter=200,  # 200 epochs: its budget
+                            random_state=seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             mlp.fit((x - mean) / scale, labels)

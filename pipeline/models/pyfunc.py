@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -137,10 +138,26 @@ def log_captioner(bundle: Path, info: dict, registered_name: str | None = None, 
     for key, folder in (("float16", float16), ("lite", lite)):
         if folder is not None:
             artifacts[ARTIFACTS[key]] = str(folder)
-    return mlflow.pyfunc.log_model(
-        name="model", python_model=python_model or CaptionerModel(info), artifacts=artifacts,
-        model_config={"precision": "float32", "runtime": "keras"}, code_paths=[str(package)], signature=SIGNATURE,
-        registered_model_name=registered_name, pip_requirements=_requirements())
+    notices, pickled = logging.getLogger("mlflow.pyfunc"), _PickledModelNotice()
+    notices.addFilter(pickled)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*An input example was not provided", category=UserWarning)
+            return mlflow.pyfunc.log_model(
+                name="model", python_model=python_model or CaptionerModel(info), artifacts=artifacts,
+                model_config={"precision": "float32", "runtime": "keras"}, code_paths=[str(package)],
+                signature=SIGNATURE, registered_model_name=registered_name, pip_requirements=_requirements())
+    finally:
+        notices.removeFilter(pickled)
+
+
+class _PickledModelNotice(logging.Filter):
+    """Drops MLflow's notice, at every ``log_model`` of a Python object, that the object is pickled. The object
+    is this package's ``CaptionerModel``, logged with the package's code. (MLflow's other notice there, on a
+    missing input example, is dropped too: the signature is explicit.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passing a Python object as `python_model`")
 
 
 def _requirements() -> list[str]:

@@ -54,7 +54,7 @@ def _fit(model: keras.Model, train, dev, fit: Fit, steps_per_epoch: int, monitor
     stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=fit.patience,
                                          restore_best_weights=True)  # the best epoch on dev is kept
     return model.fit(steady(train), validation_data=steady(dev), epochs=fit.epochs, callbacks=[stop, *callbacks],
-                     verbose=2).history
+                     shuffle=False, verbose=2).history  # the datasets shuffle themselves
 
 
 def train_encoder(encoder: keras.Model, splits: dict[str, Split], tokenizer: Tokenizer, fit: Fit, head_dim: int,

@@ -4,6 +4,7 @@ and the registered model loaded in a fresh process and served by `mlflow models 
 import base64
 import io
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -32,6 +33,16 @@ def _png(mode="L", size=(70, 33)):
     buffer = io.BytesIO()
     Image.new(mode, size, 90).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_repro_prints_no_python_warnings_progress_bars_or_notices_about_its_own_code(built):
+    """What a user's terminal shows of `dvc repro`: the stages' own lines, no library warnings, no MLflow progress
+    bars or pickling notice, no DVC notice about an empty dependency."""
+    _, first = built
+    output = first.stdout + first.stderr
+    assert re.findall(r"^.*\w+Warning: .*$", output, re.M) == []
+    for notice in ("Downloading artifacts", "Passing a Python object as", "is empty."):
+        assert notice not in output, notice
 
 
 def test_repro_runs_every_stage_and_registers_both_models(built):
