@@ -14,6 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
+from pipeline.logs import NATIVE_NOTICES
 from testkit.project import copy_project
 
 
@@ -36,12 +37,12 @@ def _png(mode="L", size=(70, 33)):
 
 
 def test_repro_prints_no_python_warnings_progress_bars_or_notices_about_its_own_code(built):
-    """What a user's terminal shows of `dvc repro`: the stages' own lines, no library warnings, no MLflow progress
-    bars or pickling notice, no DVC notice about an empty dependency."""
+    """What a user's terminal shows of `dvc repro`: the stages' own lines, no library warnings, no TensorFlow
+    start-up notices, no MLflow progress bars or pickling notice, no DVC notice about an empty dependency."""
     _, first = built
     output = first.stdout + first.stderr
     assert re.findall(r"^.*\w+Warning: .*$", output, re.M) == []
-    for notice in ("Downloading artifacts", "Passing a Python object as", "is empty."):
+    for notice in (*NATIVE_NOTICES, "Downloading artifacts", "Passing a Python object as", "is empty."):
         assert notice not in output, notice
 
 
