@@ -1,13 +1,16 @@
-"""The caption vocabulary, built with Keras' TextVectorization and saved as JSON."""
+"""The caption vocabulary: the training captions' words by count, saved as JSON."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
 from pipeline.data.captions import END, START
+
+PADDING, UNKNOWN = "", "[UNK]"  # ids 0 and 1
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,14 @@ def wrap(caption: str) -> str:
 
 
 def build_vocabulary(captions: Iterable[str], max_tokens: int, sequence_length: int) -> Vocabulary:
-    """Adapt a TextVectorization layer on the (training) captions and keep its vocabulary."""
-    import keras
-
-    layer = keras.layers.TextVectorization(max_tokens=max_tokens, standardize=None, split="whitespace",
-                                           output_sequence_length=sequence_length)
-    layer.adapt([wrap(c) for c in captions], batch_size=1024)
-    return Vocabulary(tokens=list(layer.get_vocabulary()), sequence_length=sequence_length)
+    """The (training) captions' words with the start and end tokens, most frequent first, ties in reverse
+    code-point order, cut to ``max_tokens`` with padding and unknown: the order and cut of Keras'
+    TextVectorization (whitespace split, no standardisation; captions are already clean)."""
+    counts = Counter(word for caption in captions for word in wrap(caption).split())
+    for special in (PADDING, UNKNOWN):
+        counts.pop(special, None)
+    ranked = sorted(counts, key=lambda word: (counts[word], word), reverse=True)
+    return Vocabulary(tokens=[PADDING, UNKNOWN, *ranked[:max(0, max_tokens - 2)]], sequence_length=sequence_length)
 
 
 class Tokenizer:
