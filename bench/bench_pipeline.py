@@ -4,7 +4,8 @@
 
 Clones the repository's HEAD (committed work only) into a temporary folder (or ``--keep DIR``, kept
 afterwards, e.g. to serve its models), then runs ``dvc repro --single-item`` for each stage in order,
-timing each and sampling the memory of its process tree, then the no-op ``dvc repro``. Afterwards it
+timing each, with the CPU time of its process tree over its wall time (the cores it kept busy) and the peak
+memory of the tree, then the no-op ``dvc repro``. Afterwards it
 extracts every image's feature grid twice with the clone's trained encoder: through the stage's tf.data
 pipeline (read, decode, resize, encode: ``pipeline.models.training.extract``) and with a plain
 ``model.predict`` over the same images already decoded in memory. A fixed reference workload
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,9 +40,16 @@ def environment() -> dict[str, str]:
     return env
 
 
-def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
-    """Run ``args``; its seconds, the peak RSS (MB) of its process tree sampled every 0.2 s, its output."""
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """User and system CPU seconds of every finished child process and their waited-for descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Run ``args``; its seconds, the CPU seconds of its process tree, the tree's peak RSS (MB) sampled every
+    0.2 s, its output."""
+    cpu, start = cpu_seconds(), time.perf_counter()
     process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = [0.0]
 
@@ -52,11 +61,11 @@ def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     output = process.communicate()[0]
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     sampler.join()
     if process.returncode:
         raise SystemExit(f"{' '.join(args)} failed ({process.returncode}):\n{output[-3000:]}")
-    return seconds, peak[0], output
+    return seconds, cpu, peak[0], output
 
 
 def throughput(clone: Path, repeats: int = 3) -> dict[str, float]:
@@ -102,24 +111,28 @@ def main() -> int:
                                 text=True, check=True).stdout.strip()
         rows = []
         for stage in STAGES:
-            seconds, peak, output = timed([sys.executable, "-m", "dvc", "repro", "--single-item", stage], clone, env)
+            seconds, cpu, peak, output = timed([sys.executable, "-m", "dvc", "repro", "--single-item", stage], clone,
+                                               env)
             if f"Running stage '{stage}'" not in output:
                 raise SystemExit(f"dvc did not run {stage}:\n{output[-2000:]}")
-            rows.append((stage, seconds, peak))
-            print(f"{stage}: {seconds:.1f} s, peak {peak:.0f} MB", file=sys.stderr, flush=True)
-        noop, _, output = timed([sys.executable, "-m", "dvc", "repro"], clone, env)
+            rows.append((stage, seconds, cpu / seconds, peak))
+            print(f"{stage}: {seconds:.1f} s, {cpu / seconds:.2f} cores busy, peak {peak:.0f} MB", file=sys.stderr,
+                  flush=True)
+        noop, _, _, output = timed([sys.executable, "-m", "dvc", "repro"], clone, env)
         if "Running stage" in output:
             raise SystemExit(f"the second `dvc repro` ran stages:\n{output[-2000:]}")
         rates = throughput(clone)
     reference.append((reference_seconds(), load_average()))
 
-    total = sum(seconds for _, seconds, _ in rows)
+    total = sum(seconds for _, seconds, _, _ in rows)
+    busy = sum(seconds * cores for _, seconds, cores, _ in rows) / total
     print(f"\n`dvc repro` from scratch in a fresh clone of {commit}; {os.cpu_count()} cores, default params.yaml\n")
-    print("| stage | seconds | share | peak RSS MB |\n| --- | --- | --- | --- |")
-    for stage, seconds, peak in rows:
-        print(f"| {stage} | {seconds:.0f} | {seconds / total:.0%} | {peak:.0f} |")
-    print(f"| **all** | **{total:.0f}** ({total / 60:.1f} min) | | {max(p for _, _, p in rows):.0f} |")
-    print(f"| no-op `dvc repro` | {noop:.1f} | | |\n")
+    print("| stage | seconds | share | CPU cores busy (CPU time / wall time) | peak RSS MB |\n"
+          "| --- | --- | --- | --- | --- |")
+    for stage, seconds, cores, peak in rows:
+        print(f"| {stage} | {seconds:.0f} | {seconds / total:.0%} | {cores:.2f} | {peak:.0f} |")
+    print(f"| **all** | **{total:.0f}** ({total / 60:.1f} min) | | {busy:.2f} | {max(r[3] for r in rows):.0f} |")
+    print(f"| no-op `dvc repro` | {noop:.1f} | | | |\n")
     print("| reference workload (`common.reference_seconds`) | seconds | load average 1, 5, 15 min |\n| --- | --- | --- |")
     for when, (seconds, load) in zip(("before", "after"), reference):
         print(f"| {when} | {seconds:.1f} | {load} |")
