@@ -3,14 +3,13 @@
     python bench/bench_pipeline.py [--keep DIR]
 
 Clones the repository's HEAD (committed work only) into a temporary folder (or ``--keep DIR``, kept
-afterwards, e.g. to serve its models), then runs ``dvc repro --single-item`` for each stage in order,
-timing each, with the CPU time of its process tree over its wall time (the cores it kept busy) and the peak
-memory of the tree, then the no-op ``dvc repro``. Afterwards it
-extracts every image's feature grid twice with the clone's trained encoder: through the stage's tf.data
-pipeline (read, decode, resize, encode: ``pipeline.models.training.extract``) and with a plain
-``model.predict`` over the same images already decoded in memory. A fixed reference workload
-(``common.reference_seconds``) is timed before and after, with the load average, so that pipeline times from
-different days compare as ratios to it. Prints markdown tables.
+afterwards, e.g. to serve its models), then runs ``dvc repro --single-item`` for each stage in order, timing
+each, with the CPU time of its process tree over its wall time (the cores it kept busy) and the peak memory of
+the tree, then the no-op ``dvc repro``. Afterwards it extracts every image's feature grid twice with the
+clone's trained encoder: through the stage's tf.data pipeline (read, decode, resize, encode:
+``pipeline.models.training.extract``) and with a plain ``model.predict`` over the same images already decoded
+in memory. A fixed reference workload (``common.reference_seconds``) is timed before and after, with the load
+average, so that pipeline times from different days compare as ratios to it. Prints markdown tables.
 """
 
 from __future__ import annotations
