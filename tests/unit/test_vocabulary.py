@@ -3,9 +3,11 @@
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 from pipeline.data.vocabulary import build_vocabulary, wrap
 
+ROOT = Path(__file__).resolve().parents[2]
 WORDS = ["a", "red", "blue", "circle", "square", "left", "of", "two", "small", "big", "dog's", "zebra", "ant"]
 
 
@@ -29,5 +31,6 @@ def test_ties_go_to_the_later_word_and_the_cut_keeps_padding_and_unknown():
 def test_preprocessing_does_not_import_tensorflow():
     code = ("import sys, pipeline.data.preprocess; "
             "print([m for m in ('tensorflow', 'keras') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         check=True).stdout
     assert out.strip() == "[]"
