@@ -18,6 +18,7 @@ from pipeline.spoken import compose
 
 log = logging.getLogger(__name__)
 bp = Blueprint("convert", __name__)
+FIELDS = ("image", "model", "lang", "engine", "format", "text")  # the multipart fields a conversion reads
 
 
 @bp.post("/convert")
@@ -28,14 +29,18 @@ def convert() -> Response:
         form, upload = request.form, request.files.get("image")
     if upload is None:
         raise ApiError("send the picture as the multipart/form-data file field 'image'", code="missing_image")
-    name = form.get("model") or current_app.extensions["models"].default(config["DEFAULT_MODEL"])[0]
+    if request.args or (set(form) | set(request.files)) - set(FIELDS):
+        raise ApiError(f"unknown field: a conversion reads only the multipart fields {', '.join(FIELDS)} "
+                       f"(no query parameters); see GET /api/openapi.json", code="unknown_field")
+    registry = extensions["models"]
+    name = form.get("model") or registry.default(config["DEFAULT_MODEL"])[0]
     if name not in config["MODEL_NAMES"]:
-        raise ApiError(f"model must be one of {', '.join(config['MODEL_NAMES'])} (or left out for "
-                       f"{config['DEFAULT_MODEL']})", code="unknown_model")
+        raise ApiError(f"model must be one of {', '.join(config['MODEL_NAMES'])} (or left out for the default, "
+                       f"{registry.default(config['DEFAULT_MODEL'])[0]})", code="unknown_model")
     speaker = extensions["speaker"]
     lang, engine, fmt = check_options(speaker, form.get("lang") or None, form.get("engine") or None,
                                       form.get("format") or None)
-    model = extensions["models"].get(name)
+    model = registry.get(name)
     if model is None:
         raise ApiError(f"model {name} is not loaded yet; see GET /readyz", status=503, code="model_unavailable")
     check_caption_language(lang, model.languages)

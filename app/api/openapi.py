@@ -66,7 +66,7 @@ def _override_schema() -> dict[str, Any]:
 def build_spec(config: dict[str, Any]) -> dict[str, Any]:
     """The document for this app's settings (model names, default, size limit)."""
     result = {"$ref": "#/components/schemas/Result"}
-    convert_form = {"type": "object", "required": ["image"], "properties": {
+    convert_form = {"type": "object", "required": ["image"], "additionalProperties": False, "properties": {
         "image": {"type": "string", "format": "binary",
                   "description": f"{ACCEPTED_TEXT}; at most {config['MAX_CONTENT_LENGTH']} bytes"},
         "model": {"type": "string", "enum": config["MODEL_NAMES"],

@@ -79,6 +79,28 @@ def test_no_image_field_gets_400(client):
     assert_error(client.post("/api/convert", json={"image": "x"}), 400, "missing_image")
 
 
+@pytest.mark.parametrize("extra", [
+    {"language": "fr"},  # the option is `lang`: ignoring it would speak English without a word
+    {"lang": "en", "voice": "espeak"},
+    {"attachment": (io.BytesIO(b"second file"), "notes.txt")},
+], ids=["misnamed-option", "unknown-option", "second-file"])
+def test_an_unknown_field_gets_400_naming_the_fields_read_not_the_one_sent(convert, extra):
+    answer = convert(**extra)
+    assert_error(answer, 400, "unknown_field", "image, model, lang, engine, format, text")
+    assert not {"language", "voice", "attachment"} & set(answer.json["error"]["message"].split())
+
+
+def test_query_parameters_get_400_as_options_come_in_the_form(client):
+    form = {"image": (io.BytesIO(picture()), "photo.png")}
+    answer = client.post("/api/convert?lang=fr", data=form, content_type="multipart/form-data")
+    assert_error(answer, 400, "unknown_field", "query parameters")
+
+
+def test_an_unknown_model_gets_400_naming_the_default_it_would_have_had(client, convert):
+    default = next(m["id"] for m in client.get("/api/models").json["models"] if m["default"])
+    assert_error(convert(model="captioner-gru"), 400, "unknown_model", f"left out for the default, {default}")
+
+
 @pytest.mark.parametrize(("field", "value", "code", "hint"), [
     ("model", "captioner-gru", "unknown_model", "captioner-lstm, captioner-transformer"),
     ("lang", "klingon", "unsupported_language", "en"),

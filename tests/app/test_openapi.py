@@ -2,6 +2,8 @@
 
 import re
 
+from app.api.convert import FIELDS
+
 
 def test_every_route_is_documented(app, client):
     spec = client.get("/api/openapi.json").json
@@ -21,6 +23,7 @@ def test_the_document_follows_the_settings(make_app):
     form = spec["paths"]["/api/convert"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["properties"]["model"]["enum"] == ["captioner-lstm", "captioner-transformer"]
     assert "1234 bytes" in form["properties"]["image"]["description"]
+    assert set(form["properties"]) == set(FIELDS) and form["additionalProperties"] is False  # others get a 400
     train = spec["paths"]["/api/train"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert train["properties"]["decoder"]["enum"] == ["lstm", "transformer"]
     assert train["properties"]["epochs"] == {

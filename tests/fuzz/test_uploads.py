@@ -159,8 +159,8 @@ VALID = {"model": ("", "captioner-lstm", "captioner-transformer"),
          "engine": ("", "espeak", "gtts", "auto", "ESPEAK"),  # gtts meets a closed port and falls back to espeak
          "format": ("", "mp3", "wav", "WAV")}
 FIELDS = st.fixed_dictionaries({}, optional={name: st.sampled_from(values) | TEXT for name, values in VALID.items()})
-OTHER_FIELDS = st.dictionaries(st.text(min_size=1, max_size=20).filter(lambda name: name not in {*VALID, "image"}),
-                               TEXT, max_size=3)
+OTHER_FIELDS = st.dictionaries(st.from_regex(r"[A-Za-z0-9_.-]{1,20}", fullmatch=True).filter(
+    lambda name: name not in {*VALID, "image"}), TEXT, max_size=3)
 ERROR_CODES = {"model": "unknown_model", "lang": "unsupported_language", "engine": "unknown_engine",
                "format": "unsupported_format", "text": "invalid_text_option"}
 
@@ -169,11 +169,15 @@ ERROR_CODES = {"model": "unknown_model", "lang": "unsupported_language", "engine
 @given(filename=FILE_NAMES, fields=FIELDS, other=OTHER_FIELDS, second_file=st.none() | st.binary(max_size=64))
 def test_any_file_name_and_form_fields(client, filename, fields, other, second_file):
     """Any file name and any value of every form field the API reads (model, lang, engine, format, text), plus unknown
-    fields and files: the known choices convert (200), anything else is a 400 naming the field's problem."""
+    fields and files: the known choices convert (200); an unknown field or file is a 400 saying which fields are
+    read; anything else is a 400 naming the field's problem."""
     extra = {"attachment": (second_file, filename)} if second_file is not None else {}
+    unknown = bool(other or extra)
     body = assert_answer(client, post(client, picture("PNG"), filename, {**other, **fields}, extra),
-                         expect_ok=all(value in VALID[name] for name, value in fields.items()))
-    if not body["success"]:
+                         expect_ok=not unknown and all(value in VALID[name] for name, value in fields.items()))
+    if unknown:
+        assert body["error"]["code"] == "unknown_field", body
+    elif not body["success"]:
         assert body["error"]["code"] in {ERROR_CODES[name] for name, value in fields.items()
                                          if value not in VALID[name]}, body
     else:
