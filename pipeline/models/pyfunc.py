@@ -32,7 +32,7 @@ from pipeline.models import PRECISIONS, RUNTIMES
 
 log = logging.getLogger(__name__)
 DESCRIPTIONS = {
-    "lstm": "CNN encoder with an LSTM decoder attending over the feature grid (Show, Attend and Tell); the default",
+    "lstm": "CNN encoder with an LSTM decoder attending over the feature grid (Show, Attend and Tell)",
     "transformer": "CNN encoder, a Transformer encoder over the feature grid and a Transformer decoder",
 }
 LANGUAGES = ("en",)  # the languages the captions are in (the datasets' captions are English)
