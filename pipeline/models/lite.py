@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ from PIL import Image
 
 from pipeline.data.vocabulary import Tokenizer, Vocabulary
 from pipeline.files import atomic_write_bytes
+from pipeline.logs import without_native_notices
 from pipeline.models.captioner import Captioner, Decoding, ImageCaptioner, Raw
 from pipeline.models.honesty import Description, Judge
 
@@ -51,6 +53,25 @@ CONFIDENCE_TOLERANCE = 1e-5
 # TF 2.21 still ships tf.lite.Interpreter and it runs these files; when it goes, ai_edge_litert.interpreter's
 # Interpreter (pip install ai-edge-litert) is its drop-in replacement. Until then its warning says nothing new.
 warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated", category=UserWarning)
+# What TFLite's native code prints at the first allocation of an interpreter in a process, with no setting that
+# quiets it: dropped from stderr (see _allocate), every other line kept.
+XNNPACK_NOTICE = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+_first_allocation = threading.Lock()
+_allocated = False  # whether this process has allocated an interpreter yet
+
+
+def _allocate(interpreter: tf.lite.Interpreter) -> None:
+    """``allocate_tensors``; the process's first one runs in ``without_native_notices`` (under a lock, as it
+    redirects stderr for the whole process), so the terminal does not get TFLite's ``XNNPACK_NOTICE``."""
+    global _allocated
+    if not _allocated:
+        with _first_allocation:
+            if not _allocated:
+                with without_native_notices(XNNPACK_NOTICE):
+                    interpreter.allocate_tensors()
+                _allocated = True
+                return
+    interpreter.allocate_tensors()
 
 
 def convert(captioner: Captioner, float16: bool) -> bytes:
@@ -76,7 +97,7 @@ class _Runner:
     def run(self, images: np.ndarray) -> Raw:
         if images.shape != self.shape:
             self.interpreter.resize_tensor_input(self.input["index"], images.shape, strict=True)
-            self.interpreter.allocate_tensors()
+            _allocate(self.interpreter)
             self.shape = images.shape
         self.interpreter.set_tensor(self.input["index"], images)
         self.interpreter.invoke()
