@@ -1,11 +1,7 @@
 """The float16 export on tiny untrained captioners: builtin TFLite ops, float16 weights, the same captions."""
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -19,8 +15,6 @@ from pipeline.models.encoder import build_encoder
 from pipeline.models.honesty import Description
 from pipeline.models.lite import LiteCaptioner, agreement, captions_of, descriptions_of, export_float16, size_mb
 from testkit.tiny_keras import SIZES, VOCAB
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_captioner(kind: str, beam_width: int) -> Captioner:
@@ -104,14 +98,3 @@ def test_agreement_counts_identical_captions():
     assert agreement(["a red circle", "a cat"], ["a red circle", "a dog"]) == 0.5
     with pytest.raises(ValueError):
         agreement(["a"], [])
-
-
-def test_the_first_interpreter_of_a_process_leaves_the_terminal_quiet():
-    """TFLite prints its XNNPACK notice once per process, at the first allocation: dropped, the captions kept."""
-    code = ("import pipeline\n"
-            "from pipeline.models.lite import LiteCaptioner\n"
-            "from tests.unit.test_lite import random_images, tiny_captioner\n"
-            "print(LiteCaptioner.from_captioner(tiny_captioner('lstm', 1)).caption_arrays(random_images(2)))\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          check=True, env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
-    assert done.stdout.startswith("[") and "XNNPACK" not in done.stderr, done.stderr

@@ -1,4 +1,4 @@
-"""A quiet terminal: TensorFlow's native start-up notices are dropped from stderr, and nothing else is."""
+"""A quiet terminal: TensorFlow's and TFLite's native start-up notices are dropped from stderr, and nothing else is."""
 
 import os
 import subprocess
@@ -28,9 +28,23 @@ def test_what_a_failing_block_wrote_is_kept(capfd):
     assert capfd.readouterr().err == "why it failed\n"
 
 
+def run_fresh(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a Python process of its own, from the repository root, without TF_CPP_MIN_LOG_LEVEL."""
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=True, env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+
+
 def test_importing_tensorflow_after_the_package_prints_nothing():
     """In a process of its own, as a stage or the service starts: ``pipeline`` first, then Keras (so TensorFlow)."""
-    done = subprocess.run([sys.executable, "-c", "import pipeline, keras; import tensorflow as tf; print(tf.__version__)"],
-                          cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = run_fresh("import pipeline, keras; import tensorflow as tf; print(tf.__version__)")
     assert done.stdout.strip() and done.stderr == ""
+
+
+def test_the_first_tflite_interpreter_of_a_process_prints_nothing():
+    """TFLite prints its XNNPACK notice once per process, at the first allocation: dropped, the captions kept."""
+    done = run_fresh("import pipeline\n"
+                     "from pipeline.models.lite import LiteCaptioner\n"
+                     "from tests.unit.test_lite import random_images, tiny_captioner\n"
+                     "lite = LiteCaptioner.from_captioner(tiny_captioner('lstm', 1))\n"
+                     "print(lite.caption_arrays(random_images(2)))\n")
+    assert done.stdout.startswith("[") and "XNNPACK" not in done.stderr, done.stderr
